@@ -1,0 +1,165 @@
+/* kv_proto.c - encode and decode control messages (see kv_proto.h). */
+#include "kv_proto.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kv_slot.h"
+
+static void put16(uint8_t *p, uint16_t v) { v = htobe16(v); memcpy(p, &v, 2); }
+static void put32(uint8_t *p, uint32_t v) { v = htobe32(v); memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { v = htobe64(v); memcpy(p, &v, 8); }
+static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return be16toh(v); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return be32toh(v); }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return be64toh(v); }
+
+size_t kv_msg_put_header(uint8_t *buf, uint16_t type, uint32_t payload_len,
+			 uint32_t status)
+{
+	put32(buf, KV_PROTO_MAGIC);
+	put16(buf + 4, KV_PROTO_VERSION);
+	put16(buf + 6, type);
+	put32(buf + 8, payload_len);
+	put32(buf + 12, status);
+	return KV_MSG_HDR_LEN;
+}
+
+int kv_msg_get_header(const uint8_t *buf, size_t len, struct kv_msg_header *hdr)
+{
+	if (len < KV_MSG_HDR_LEN)
+		return -EBADMSG;
+	hdr->magic = get32(buf);
+	hdr->version = get16(buf + 4);
+	hdr->type = get16(buf + 6);
+	hdr->payload_len = get32(buf + 8);
+	hdr->status = get32(buf + 12);
+	if (hdr->magic != KV_PROTO_MAGIC)
+		return -EBADMSG;
+	if (hdr->version != KV_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	if ((size_t)hdr->payload_len != len - KV_MSG_HDR_LEN)
+		return -EBADMSG;
+	return 0;
+}
+
+size_t kv_hello_encode(uint8_t *buf, const struct kv_hello *h)
+{
+	uint8_t *p = buf + kv_msg_put_header(buf, KV_MSG_HELLO,
+					     KV_HELLO_PAYLOAD_LEN, 0);
+
+	memset(p, 0, KV_HELLO_PAYLOAD_LEN);
+	put64(p + 0, h->slab_addr);
+	put64(p + 8, h->slab_len);
+	put64(p + 16, h->scratch_off);
+	put32(p + 24, h->scratch_len);
+	put32(p + 28, h->rkey);
+	put16(p + 32, h->client_id);
+	/* 34..39 reserved, zero */
+	put64(p + 40, h->geo.ctrl_off);
+	put64(p + 48, h->geo.rec_off);
+	put64(p + 56, h->geo.hash_seed);
+	put32(p + 64, h->geo.nbuckets);
+	put32(p + 68, h->geo.bucket_slots);
+	put32(p + 72, h->geo.rec_size);
+	put32(p + 76, h->geo.max_key);
+	put32(p + 80, h->geo.max_value);
+	/* 84..95 reserved, zero */
+	return KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN;
+}
+
+int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
+		    char *err, size_t errlen)
+{
+	struct kv_msg_header hdr;
+	const uint8_t *p = buf + KV_MSG_HDR_LEN;
+	int ret = kv_msg_get_header(buf, len, &hdr);
+
+	if (ret == -EPROTONOSUPPORT) {
+		snprintf(err, errlen, "server speaks protocol version %u, this client %u",
+			 hdr.version, KV_PROTO_VERSION);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen, "malformed hello (%zu bytes)", len);
+		return ret;
+	}
+	if (hdr.type != KV_MSG_HELLO || hdr.payload_len != KV_HELLO_PAYLOAD_LEN) {
+		snprintf(err, errlen, "expected a hello, got %s with %u bytes",
+			 kv_msg_type_name(hdr.type), hdr.payload_len);
+		return -EBADMSG;
+	}
+	h->slab_addr = get64(p + 0);
+	h->slab_len = get64(p + 8);
+	h->scratch_off = get64(p + 16);
+	h->scratch_len = get32(p + 24);
+	h->rkey = get32(p + 28);
+	h->client_id = get16(p + 32);
+	h->geo.ctrl_off = get64(p + 40);
+	h->geo.rec_off = get64(p + 48);
+	h->geo.hash_seed = get64(p + 56);
+	h->geo.nbuckets = get32(p + 64);
+	h->geo.bucket_slots = get32(p + 68);
+	h->geo.rec_size = get32(p + 72);
+	h->geo.max_key = get32(p + 76);
+	h->geo.max_value = get32(p + 80);
+
+	if (h->client_id == 0) {
+		snprintf(err, errlen, "hello carries client id 0");
+		return -EBADMSG;
+	}
+	if (h->scratch_len == 0 || h->scratch_off > h->slab_len ||
+	    h->scratch_len > h->slab_len - h->scratch_off) {
+		snprintf(err, errlen, "hello: scratch area outside the slab");
+		return -EBADMSG;
+	}
+	if (kv_geometry_check(&h->geo, h->slab_len, err, errlen))
+		return -EBADMSG;
+	return 0;
+}
+
+int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
+		      char *err, size_t errlen)
+{
+	uint64_t nslots = (uint64_t)g->nbuckets * g->bucket_slots;
+
+	if (g->bucket_slots == 0 || g->bucket_slots > KV_MAX_BUCKET_SLOTS ||
+	    g->nbuckets < 2) {
+		snprintf(err, errlen, "geometry: %u buckets of %u slots",
+			 g->nbuckets, g->bucket_slots);
+		return -EINVAL;
+	}
+	if (g->max_key == 0 || g->max_key > KV_KEY_LIMIT || g->max_value == 0 ||
+	    g->max_value > KV_VALUE_LIMIT) {
+		snprintf(err, errlen, "geometry: key limit %u, value limit %u",
+			 g->max_key, g->max_value);
+		return -EINVAL;
+	}
+	if (g->rec_size % 8 ||
+	    g->rec_size < KV_REC_HDR + (uint64_t)g->max_key + g->max_value) {
+		snprintf(err, errlen, "geometry: record size %u too small", g->rec_size);
+		return -EINVAL;
+	}
+	if (g->ctrl_off % 8 || g->ctrl_off > slab_len ||
+	    nslots * 8 > slab_len - g->ctrl_off) {
+		snprintf(err, errlen, "geometry: control words outside the slab");
+		return -EINVAL;
+	}
+	if (g->rec_off % 8 || g->rec_off > slab_len ||
+	    nslots * 2 > (slab_len - g->rec_off) / g->rec_size) {
+		snprintf(err, errlen, "geometry: records outside the slab");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *kv_msg_type_name(uint16_t type)
+{
+	switch (type) {
+	case KV_MSG_HELLO: return "hello";
+	case KV_MSG_STATS_REQ: return "stats request";
+	case KV_MSG_STATS_RESP: return "stats response";
+	default: return "unknown message";
+	}
+}

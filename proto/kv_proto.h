@@ -1,0 +1,95 @@
+/*
+ * kv_proto.h - messages exchanged over send/recv between kvserver and kvcli.
+ *
+ * Every message is a fixed 16-byte header followed by a payload. All integers
+ * are big-endian on the wire. Encoders and decoders are pure functions over
+ * byte buffers: no verbs in sight, so unit tests need no device.
+ *
+ *   header: u32 magic | u16 version | u16 type | u32 payload_len | u32 status
+ */
+#ifndef KV_PROTO_H
+#define KV_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KV_PROTO_MAGIC 0x4b565244u /* "KVRD" */
+#define KV_PROTO_VERSION 1
+#define KV_DEFAULT_PORT 20886
+#define KV_MSG_HDR_LEN 16
+#define KV_MSG_MAX 4096 /* every control buffer has this size */
+#define KV_HELLO_PAYLOAD_LEN 96
+
+enum kv_msg_type {
+	KV_MSG_HELLO = 1,      /* server -> client, once, after ESTABLISHED */
+	KV_MSG_STATS_REQ = 2,  /* client -> server */
+	KV_MSG_STATS_RESP = 3, /* server -> client, payload is JSON text */
+};
+
+/*
+ * Where things live in the slab, and the limits they imply. The client takes
+ * all of its addressing from here; kv_geometry_check() vets it first.
+ */
+struct kv_geometry {
+	uint64_t ctrl_off;     /* nslots 8-byte control words */
+	uint64_t rec_off;      /* nslots * 2 record copies of rec_size bytes */
+	uint64_t hash_seed;
+	uint32_t nbuckets;
+	uint32_t bucket_slots; /* slots per bucket */
+	uint32_t rec_size;     /* bytes per record copy (header + key + value) */
+	uint32_t max_key;
+	uint32_t max_value;
+};
+
+struct kv_hello {
+	uint64_t slab_addr;   /* remote virtual address of slab offset 0 */
+	uint64_t slab_len;
+	uint64_t scratch_off; /* this client's private demo area */
+	uint32_t scratch_len;
+	uint32_t rkey;
+	uint16_t client_id;   /* nonzero; names this client in lock words */
+	struct kv_geometry geo;
+};
+
+struct kv_msg_header {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t payload_len;
+	uint32_t status; /* 0, or a positive errno for a failed request */
+};
+
+/* Encode a header for @type with @payload_len bytes; returns KV_MSG_HDR_LEN. */
+size_t kv_msg_put_header(uint8_t *buf, uint16_t type, uint32_t payload_len,
+			 uint32_t status);
+
+/*
+ * Parse and vet the header of a @len-byte message: -EBADMSG if @len is shorter
+ * than a header, the magic is wrong or payload_len disagrees with @len;
+ * -EPROTONOSUPPORT on another version. Leaves the payload alone.
+ */
+int kv_msg_get_header(const uint8_t *buf, size_t len, struct kv_msg_header *hdr);
+
+/* Encode @h into @buf (at least KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN bytes).
+ * Returns the message length. */
+size_t kv_hello_encode(uint8_t *buf, const struct kv_hello *h);
+
+/*
+ * Decode a hello of @len bytes. Checks header, type, exact size, and that the
+ * geometry fits in the slab (kv_geometry_check). 0 or negative errno; on error
+ * @err gets one line of explanation.
+ */
+int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
+		    char *err, size_t errlen);
+
+/*
+ * 0 when @g describes a table that fits in @slab_len bytes with sane limits,
+ * else -EINVAL and a reason in @err.
+ */
+int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
+		      char *err, size_t errlen);
+
+/* Human name of a message type, for logs. */
+const char *kv_msg_type_name(uint16_t type);
+
+#endif

@@ -1,0 +1,306 @@
+/* kv_slot.c - slot layout, hashing and probing (see kv_slot.h). */
+#include "kv_slot.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define KV_SEED2_MIX 0x9e3779b97f4a7c15ull
+
+static uint64_t ld64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
+static uint32_t ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
+static uint16_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le16toh(v); }
+static void st64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
+static void st32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
+static void st16(uint8_t *p, uint16_t v) { v = htole16(v); memcpy(p, &v, 2); }
+
+void kv_key_hash(const struct kv_geometry *g, const void *key, size_t klen,
+		 struct kv_keyhash *kh)
+{
+	uint64_t h1 = XXH3_64bits_withSeed(key, klen, g->hash_seed);
+	uint64_t h2 = XXH3_64bits_withSeed(key, klen, g->hash_seed ^ KV_SEED2_MIX);
+
+	kh->b1 = (uint32_t)(h1 % g->nbuckets);
+	kh->home = kh->b1 * g->bucket_slots + (uint32_t)((h1 >> 40) % g->bucket_slots);
+	kh->fp = (uint16_t)(h2 >> 48);
+	if (kh->fp == 0)
+		kh->fp = 1;
+	kh->b2 = (uint32_t)((h2 & 0xffffffffffffull) % g->nbuckets);
+	if (kh->b2 == kh->b1)
+		kh->b2 = (kh->b1 + 1) % g->nbuckets;
+}
+
+int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
+		       uint32_t bucket_slots, uint64_t seed,
+		       struct kv_geometry *g, char *err, size_t errlen)
+{
+	uint64_t rec_size = (KV_REC_HDR + (uint64_t)max_key + max_value + 7) & ~7ull;
+	uint64_t ctrl_off = (uint64_t)KV_SCRATCH_AREAS * KV_SCRATCH_LEN;
+	uint64_t room, nslots;
+
+	memset(g, 0, sizeof(*g));
+	if (max_key == 0 || max_key > KV_KEY_LIMIT || max_value == 0 ||
+	    max_value > KV_VALUE_LIMIT || bucket_slots == 0 ||
+	    bucket_slots > KV_MAX_BUCKET_SLOTS) {
+		snprintf(err, errlen,
+			 "key limit must be 1..%u, value limit 1..%u, bucket 1..%u slots",
+			 KV_KEY_LIMIT, KV_VALUE_LIMIT, KV_MAX_BUCKET_SLOTS);
+		return -EINVAL;
+	}
+	room = slab_len > ctrl_off + 4096 ? slab_len - ctrl_off - 4096 : 0;
+	nslots = room / (8 + 2 * rec_size);
+	nslots -= nslots % bucket_slots;
+	if (nslots / bucket_slots < 2 || nslots / bucket_slots > UINT32_MAX) {
+		snprintf(err, errlen,
+			 "a %llu-byte slab cannot hold a table of %llu-byte records",
+			 (unsigned long long)slab_len, (unsigned long long)rec_size);
+		return -EINVAL;
+	}
+	g->ctrl_off = ctrl_off;
+	g->rec_off = (ctrl_off + nslots * 8 + 4095) & ~4095ull;
+	g->hash_seed = seed;
+	g->nbuckets = (uint32_t)(nslots / bucket_slots);
+	g->bucket_slots = bucket_slots;
+	g->rec_size = (uint32_t)rec_size;
+	g->max_key = max_key;
+	g->max_value = max_value;
+	return kv_geometry_check(g, slab_len, err, errlen);
+}
+
+size_t kv_rec_encode(uint8_t *buf, uint64_t seq, uint16_t flags,
+		     const void *key, size_t klen, const void *val, size_t vlen)
+{
+	size_t len = kv_rec_len(klen, vlen);
+
+	st64(buf, seq);
+	st16(buf + 16, (uint16_t)klen);
+	st16(buf + 18, flags);
+	st32(buf + 20, (uint32_t)vlen);
+	if (klen)
+		memcpy(buf + KV_REC_HDR, key, klen);
+	if (vlen)
+		memcpy(buf + KV_REC_HDR + klen, val, vlen);
+	st64(buf + 8, XXH3_64bits_withSeed(buf + 16, len - 16, seq));
+	return len;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
+				const struct kv_geometry *g,
+				struct kv_rec_view *v, size_t *need)
+{
+	uint64_t seq, sum;
+	uint16_t klen, flags;
+	uint32_t vlen;
+	size_t total;
+
+	if (len < KV_REC_HDR) {
+		*need = KV_REC_HDR;
+		return KV_REC_SHORT;
+	}
+	seq = ld64(buf);
+	sum = ld64(buf + 8);
+	klen = ld16(buf + 16);
+	flags = ld16(buf + 18);
+	vlen = ld32(buf + 20);
+	if (seq == 0)
+		return all_zero(buf, KV_REC_HDR) ? KV_REC_EMPTY : KV_REC_BAD;
+	if (seq > KV_CTRL_SEQ_MASK || klen > g->max_key || vlen > g->max_value ||
+	    (flags & ~KV_REC_TOMBSTONE))
+		return KV_REC_BAD;
+	if ((flags & KV_REC_TOMBSTONE) ? (klen || vlen) : klen == 0)
+		return KV_REC_BAD;
+	total = kv_rec_len(klen, vlen);
+	if (total > g->rec_size)
+		return KV_REC_BAD;
+	if (total > len) {
+		*need = total;
+		return KV_REC_SHORT;
+	}
+	if (XXH3_64bits_withSeed(buf + 16, total - 16, seq) != sum)
+		return KV_REC_BAD;
+	v->seq = seq;
+	v->flags = flags;
+	v->klen = klen;
+	v->vlen = vlen;
+	v->key = buf + KV_REC_HDR;
+	v->val = buf + KV_REC_HDR + klen;
+	return KV_REC_VALID;
+}
+
+/* Serial-number order over the 30-bit sequence space: is @a after @b? */
+static bool seq_after(uint64_t a, uint64_t b)
+{
+	uint64_t d = (a - b) & KV_CTRL_SEQ_MASK;
+
+	return d != 0 && d < KV_CTRL_SEQ_MASK / 2;
+}
+
+enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
+			  size_t len1, const struct kv_geometry *g,
+			  struct kv_rec_view *v, size_t *need)
+{
+	const uint8_t *copy[2] = {c0, c1};
+	size_t len[2] = {len0, len1};
+	struct kv_rec_view view[2];
+	enum kv_rec_state st[2];
+	size_t want[2] = {0, 0};
+	int best = -1;
+	bool shorter = false, bad = false;
+
+	for (int i = 0; i < 2; i++) {
+		st[i] = kv_rec_decode(copy[i], len[i], g, &view[i], &want[i]);
+		if (st[i] == KV_REC_VALID &&
+		    (best < 0 || seq_after(view[i].seq, view[best].seq)))
+			best = i;
+		bad |= st[i] == KV_REC_BAD;
+	}
+	/* A copy we only saw part of may be the newer one: look at all of it. */
+	for (int i = 0; i < 2; i++)
+		if (st[i] == KV_REC_SHORT &&
+		    (best < 0 || seq_after(ld64(copy[i]), view[best].seq)))
+			shorter = true;
+	if (shorter) {
+		*need = want[0] > want[1] ? want[0] : want[1];
+		return KV_PICK_SHORT;
+	}
+	if (best < 0)
+		return bad ? KV_PICK_TORN : KV_PICK_NONE;
+	if (view[best].flags & KV_REC_TOMBSTONE)
+		return KV_PICK_NONE;
+	*v = view[best];
+	return KV_PICK_RECORD;
+}
+
+bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen)
+{
+	return !(v->flags & KV_REC_TOMBSTONE) && v->klen == klen &&
+	       memcmp(v->key, key, klen) == 0;
+}
+
+unsigned kv_probe_matches(const struct kv_geometry *g, const struct kv_keyhash *kh,
+			  const uint64_t *ctrl1, const uint64_t *ctrl2,
+			  uint32_t skip, uint32_t *out, uint64_t *out_ctrl)
+{
+	const uint64_t *ctrl[2] = {ctrl1, ctrl2};
+	uint32_t bucket[2] = {kh->b1, kh->b2};
+	unsigned n = 0;
+
+	for (int b = 0; b < 2; b++) {
+		for (uint32_t i = 0; i < g->bucket_slots; i++) {
+			uint64_t c = ctrl[b][i];
+			uint32_t slot = bucket[b] * g->bucket_slots + i;
+
+			if (slot == skip || !kv_ctrl_used(c) || kv_ctrl_fp(c) != kh->fp)
+				continue;
+			out[n] = slot;
+			out_ctrl[n++] = c;
+		}
+	}
+	return n;
+}
+
+int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
+		  const uint64_t *ctrl1, const uint64_t *ctrl2,
+		  uint32_t *slot, uint64_t *ctrl)
+{
+	const uint64_t *ctrl_of[2] = {ctrl1, ctrl2};
+	uint32_t bucket[2] = {kh->b1, kh->b2};
+	unsigned nfree[2] = {0, 0};
+	int pick;
+
+	for (int b = 0; b < 2; b++)
+		for (uint32_t i = 0; i < g->bucket_slots; i++)
+			if (!kv_ctrl_used(ctrl_of[b][i]) && !kv_ctrl_owner(ctrl_of[b][i]))
+				nfree[b]++;
+	if (!nfree[0] && !nfree[1])
+		return -ENOSPC;
+	pick = nfree[1] > nfree[0];
+	for (uint32_t i = 0; i < g->bucket_slots; i++) {
+		uint64_t c = ctrl_of[pick][i];
+
+		if (!kv_ctrl_used(c) && !kv_ctrl_owner(c)) {
+			*slot = bucket[pick] * g->bucket_slots + i;
+			*ctrl = c;
+			return 0;
+		}
+	}
+	return -ENOSPC; /* not reached */
+}
+
+static uint64_t *ctrl_word(uint8_t *slab, const struct kv_geometry *g, uint64_t slot)
+{
+	return (uint64_t *)(void *)(slab + kv_ctrl_off(g, slot));
+}
+
+/* The control word a slot should carry, given what its copies hold. */
+static uint64_t settle(const uint8_t *slab, const struct kv_geometry *g,
+		       uint64_t slot, uint64_t c)
+{
+	struct kv_rec_view view[2];
+	size_t need = 0;
+	int best = -1;
+
+	for (unsigned i = 0; i < 2; i++) {
+		if (kv_rec_decode(slab + kv_rec_off(g, slot, i), g->rec_size, g,
+				  &view[i], &need) != KV_REC_VALID)
+			continue;
+		if (best < 0 || seq_after(view[i].seq, view[best].seq))
+			best = (int)i;
+	}
+	if (best >= 0 && (unsigned)best != kv_ctrl_active(c) &&
+	    seq_after(view[best].seq, kv_ctrl_seq(c))) {
+		struct kv_keyhash kh;
+		bool live = !(view[best].flags & KV_REC_TOMBSTONE);
+
+		if (live)
+			kv_key_hash(g, view[best].key, view[best].klen, &kh);
+		return kv_ctrl_make(0, live ? kh.fp : 0, live, (unsigned)best,
+				    view[best].seq);
+	}
+	return kv_ctrl_with_owner(c, 0);
+}
+
+unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
+			       uint16_t owner)
+{
+	uint64_t n = kv_nslots(g);
+	unsigned released = 0;
+
+	for (uint64_t s = 0; s < n; s++) {
+		uint64_t *w = ctrl_word(slab, g, s);
+		uint64_t c = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+
+		if (owner == 0 || kv_ctrl_owner(c) != owner)
+			continue;
+		/* Nobody else can take a locked word, so a plain store is safe
+		 * against remote compare-and-swap: theirs compares and fails. */
+		__atomic_store_n(w, settle(slab, g, s, c), __ATOMIC_RELEASE);
+		released++;
+	}
+	return released;
+}
+
+void kv_slab_census(const uint8_t *slab, const struct kv_geometry *g,
+		    struct kv_slab_census *c)
+{
+	uint64_t n = kv_nslots(g);
+
+	memset(c, 0, sizeof(*c));
+	for (uint64_t s = 0; s < n; s++) {
+		uint64_t w;
+
+		memcpy(&w, slab + kv_ctrl_off(g, s), 8);
+		c->used += kv_ctrl_used(w);
+		c->locked += kv_ctrl_owner(w) != 0;
+	}
+}

@@ -1,0 +1,191 @@
+/*
+ * kv_slot.h - the slab's table: control words, record copies, hashing and
+ * probing. Pure code over byte buffers, shared by server, client and tests.
+ *
+ * Slab layout (offsets in struct kv_geometry):
+ *
+ *   0            scratch areas (one per client id modulo KV_SCRATCH_AREAS)
+ *   ctrl_off     u64 ctrl[nslots]            8 B per slot, the CAS target
+ *   rec_off      rec[nslots][2][rec_size]    two copies per slot
+ *
+ * Control word (host byte order, since RDMA atomics work on it):
+ *
+ *   63..48 owner   client id holding the slot's lock, 0 if unlocked
+ *   47..32 fp      16-bit key fingerprint (0 when the slot is free)
+ *   31     used    the active copy holds a live key
+ *   30     active  which copy (0/1) the last completed write went to
+ *   29..0  seq     sequence number of that write
+ *
+ * Record copy (little-endian):
+ *
+ *   0  u64 seq       0 means "never written"
+ *   8  u64 checksum  XXH3-64 of bytes 16..end, seeded with seq
+ *   16 u16 key_len | u16 flags (1 = tombstone) | u32 value_len
+ *   24 key bytes, then value bytes
+ *
+ * A writer only ever writes the copy that is not active, so the last complete
+ * write stays intact while the next one is in flight. Readers take the valid
+ * copy with the highest seq; a copy whose checksum fails is torn or garbage.
+ */
+#ifndef KV_SLOT_H
+#define KV_SLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv_proto.h"
+
+#define KV_REC_HDR 24
+#define KV_KEY_LIMIT 250
+#define KV_VALUE_LIMIT (1u << 20)
+#define KV_MAX_BUCKET_SLOTS 16
+#define KV_DEFAULT_BUCKET_SLOTS 8
+#define KV_DEFAULT_MAX_VALUE 1024
+#define KV_SCRATCH_AREAS 64
+#define KV_SCRATCH_LEN 4096
+#define KV_REC_TOMBSTONE 1u
+
+#define KV_CTRL_SEQ_MASK ((1ull << 30) - 1)
+
+static inline uint64_t kv_ctrl_make(uint16_t owner, uint16_t fp, bool used,
+				    unsigned active, uint64_t seq)
+{
+	return (uint64_t)owner << 48 | (uint64_t)fp << 32 |
+	       (uint64_t)(used ? 1 : 0) << 31 | (uint64_t)(active & 1) << 30 |
+	       (seq & KV_CTRL_SEQ_MASK);
+}
+static inline uint16_t kv_ctrl_owner(uint64_t c) { return (uint16_t)(c >> 48); }
+static inline uint16_t kv_ctrl_fp(uint64_t c) { return (uint16_t)(c >> 32); }
+static inline bool kv_ctrl_used(uint64_t c) { return (c >> 31) & 1; }
+static inline unsigned kv_ctrl_active(uint64_t c) { return (c >> 30) & 1; }
+static inline uint64_t kv_ctrl_seq(uint64_t c) { return c & KV_CTRL_SEQ_MASK; }
+/* The sequence number after @seq; 0 is reserved for "never written". */
+static inline uint64_t kv_seq_next(uint64_t seq)
+{
+	uint64_t n = (seq + 1) & KV_CTRL_SEQ_MASK;
+
+	return n ? n : 1;
+}
+static inline uint64_t kv_ctrl_with_owner(uint64_t c, uint16_t owner)
+{
+	return (c & ~(0xffffull << 48)) | (uint64_t)owner << 48;
+}
+
+/* Where a key may live: its home slot first, then bucket b1, then b2. */
+struct kv_keyhash {
+	uint32_t b1, b2; /* candidate buckets, distinct */
+	uint32_t home;   /* slot index, inside b1 */
+	uint16_t fp;     /* nonzero */
+};
+
+void kv_key_hash(const struct kv_geometry *g, const void *key, size_t klen,
+		 struct kv_keyhash *kh);
+
+static inline uint64_t kv_nslots(const struct kv_geometry *g)
+{
+	return (uint64_t)g->nbuckets * g->bucket_slots;
+}
+static inline uint64_t kv_ctrl_off(const struct kv_geometry *g, uint64_t slot)
+{
+	return g->ctrl_off + slot * 8;
+}
+static inline uint64_t kv_rec_off(const struct kv_geometry *g, uint64_t slot,
+				  unsigned copy)
+{
+	return g->rec_off + (slot * 2 + (copy & 1)) * g->rec_size;
+}
+
+/*
+ * Compute a geometry for a slab of @slab_len bytes. 0, or -EINVAL with a
+ * reason in @err when the slab cannot hold two buckets of such records.
+ */
+int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
+		       uint32_t bucket_slots, uint64_t seed,
+		       struct kv_geometry *g, char *err, size_t errlen);
+
+/* Bytes a record with these lengths occupies. */
+static inline size_t kv_rec_len(size_t klen, size_t vlen)
+{
+	return KV_REC_HDR + klen + vlen;
+}
+
+/* Write a record into @buf (kv_rec_len() bytes) and return its length. */
+size_t kv_rec_encode(uint8_t *buf, uint64_t seq, uint16_t flags,
+		     const void *key, size_t klen, const void *val, size_t vlen);
+
+enum kv_rec_state {
+	KV_REC_EMPTY,  /* seq 0 and an all-zero header: never written */
+	KV_REC_VALID,  /* checksum holds */
+	KV_REC_SHORT,  /* plausible header, but the record runs past @len */
+	KV_REC_BAD,    /* lengths out of bounds or checksum fails */
+};
+
+struct kv_rec_view {
+	uint64_t seq;
+	uint16_t flags;
+	uint16_t klen;
+	uint32_t vlen;
+	const uint8_t *key;
+	const uint8_t *val;
+};
+
+/*
+ * Classify the first @len bytes of a record copy. On KV_REC_VALID @v points
+ * into @buf; on KV_REC_SHORT *need is the length to read. Never reads past
+ * @len, whatever the bytes say.
+ */
+enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
+				const struct kv_geometry *g,
+				struct kv_rec_view *v, size_t *need);
+
+enum kv_pick {
+	KV_PICK_NONE,   /* no live record: empty, or newest is a tombstone */
+	KV_PICK_RECORD, /* *v is the newest complete live record */
+	KV_PICK_SHORT,  /* read *need bytes of each copy and pick again */
+	KV_PICK_TORN,   /* no valid copy and at least one bad: retry, or corrupt */
+};
+
+/* Choose what a slot holds from prefixes of its two copies. */
+enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
+			  size_t len1, const struct kv_geometry *g,
+			  struct kv_rec_view *v, size_t *need);
+
+/* True when @v is a live record for exactly this key. */
+bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen);
+
+/*
+ * Slots of buckets b1 and b2 that may hold the key: used, fingerprint equal,
+ * not @skip. @ctrl1/@ctrl2 are the buckets' control words. Returns how many
+ * slot indexes went to @out (room for 2 * bucket_slots).
+ */
+unsigned kv_probe_matches(const struct kv_geometry *g, const struct kv_keyhash *kh,
+			  const uint64_t *ctrl1, const uint64_t *ctrl2,
+			  uint32_t skip, uint32_t *out, uint64_t *out_ctrl);
+
+/*
+ * A free, unlocked slot for an insert: from the bucket with more free slots,
+ * the first such. Returns 0 and sets *slot and *ctrl, or -ENOSPC.
+ */
+int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
+		  const uint64_t *ctrl1, const uint64_t *ctrl2,
+		  uint32_t *slot, uint64_t *ctrl);
+
+/*
+ * Server side, over the whole slab: release every lock held by @owner. A slot
+ * whose inactive copy holds a complete newer write adopts it; otherwise the
+ * lock word goes back to what it was. Returns the number of slots released.
+ */
+unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
+			       uint16_t owner);
+
+struct kv_slab_census {
+	uint64_t used;    /* ctrl says used */
+	uint64_t locked;  /* ctrl has an owner */
+};
+
+/* Count slots from the control words alone; tolerates any garbage. */
+void kv_slab_census(const uint8_t *slab, const struct kv_geometry *g,
+		    struct kv_slab_census *c);
+
+#endif
