@@ -1,0 +1,2 @@
+# Empty dependencies file for kvserver.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,2 @@
+# Empty dependencies file for kvserverlib.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,136 @@
+#!/bin/sh
+# /init of the Soft-RoCE test VM (runs under busybox ash as PID 1).
+# Built into the initramfs by scripts/vm/run.sh; see scripts/vm/README.md.
+#
+# Console (ttyS0): everything human-readable, interleaved with kernel messages.
+# Control channel (ttyS1, only this script writes there): one "KVVM ..." line
+# per event, and the tar.gz of /out in base64 between OUT-BEGIN and OUT-END.
+# The host parses ttyS1 only, so console noise cannot confuse it.
+
+export PATH=/usr/sbin:/usr/bin
+export HOME=/root
+umask 022
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/pts /dev/shm /out /root
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+
+# shellcheck source=/dev/null
+. /etc/kvvm.conf # KVVM_ADDR KVVM_STEP_TIMEOUT
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+
+uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
+ctl() { echo "KVVM $*" >&3; }
+say() { echo "[vm $(uptime_s)] $*"; }
+
+finish() {
+	if [ -n "$(ls -A /out)" ]; then
+		ctl OUT-BEGIN
+		tar -C /out -cf - . | gzip -c | base64 >&3
+		ctl OUT-END
+	fi
+	ctl END "$(uptime_s)"
+	exec 3>&- # closing the tty waits until it has drained
+	say "powering off"
+	poweroff -f
+}
+
+setup_rxe() {
+	while read -r m; do
+		insmod "/lib/modules/kvvm/$m.ko" || { say "insmod $m failed"; return 1; }
+	done </etc/kvvm.modules
+	ip link add dummy0 type dummy &&
+		ip link set dummy0 up &&
+		ip addr add "$KVVM_ADDR/24" dev dummy0 &&
+		rdma link add rxe0 type rxe netdev dummy0 || return 1
+	i=0 # devtmpfs nodes may appear a moment later
+	while [ ! -e /dev/infiniband/uverbs0 ] || [ ! -e /dev/infiniband/rdma_cm ]; do
+		i=$((i + 1))
+		[ "$i" -gt 50 ] && { say "no /dev/infiniband nodes"; return 1; }
+		sleep 0.1
+	done
+	# shellcheck disable=SC3045 # busybox ash has ulimit -l
+	ulimit -l unlimited
+}
+
+# PIDs of user processes (kernel threads have no exe link).
+user_pids() {
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		[ "$p" = 1 ] && continue
+		[ -n "$(readlink "$d/exe" 2>/dev/null)" ] && echo "$p"
+	done
+}
+
+# Kill every user process not listed in $1 (leftovers of a scenario).
+kill_leftovers() {
+	left=""
+	for p in $(user_pids); do
+		case " $1 " in *" $p "*) ;; *) left="$left $p" ;; esac
+	done
+	[ -z "$left" ] && return 0
+	for p in $left; do
+		# busybox timeout leaves its watcher for up to 1 s: not worth a note
+		read -r comm <"/proc/$p/comm" 2>/dev/null
+		[ "$comm" = timeout ] && continue
+		say "killing leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+	done
+	# shellcheck disable=SC2086
+	kill -TERM $left 2>/dev/null
+	sleep 0.3
+	# shellcheck disable=SC2086
+	kill -KILL $left 2>/dev/null
+}
+
+run_scenario() { # $1 run name, $2 script path
+	name=$1
+	mkdir -p "/out/$name" "/tmp/run/$name"
+	rm -f /tmp/fifo && mkfifo /tmp/fifo
+	tee "/out/$name.log" </tmp/fifo &
+	teepid=$!
+	before="$(user_pids)"
+	t0=$(uptime_s)
+	say "=== RUN $name"
+	(
+		cd "/tmp/run/$name" || exit 1
+		export KV_ADDR="$KVVM_ADDR" KV_OUT="/out/$name" KV_NAME="$name"
+		export KV_LIB=/opt/kv/tests/lib.sh KV_EXTRA=/opt/kv/extra
+		export PATH="/opt/kv/bin:/opt/kv/extra:$PATH"
+		exec timeout -k 5 "$KVVM_STEP_TIMEOUT" sh "$2"
+	) >/tmp/fifo 2>&1 </dev/null
+	rc=$?
+	t1=$(uptime_s)
+	kill_leftovers "$before"
+	wait "$teepid"
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	timed_out=$(awk -v s="$secs" -v l="$KVVM_STEP_TIMEOUT" 'BEGIN { print (s >= l) ? 1 : 0 }')
+	if [ "$rc" = 0 ]; then
+		say "=== PASS $name (${secs}s)"
+	elif [ "$timed_out" = 1 ]; then
+		say "=== FAIL $name (timed out after ${KVVM_STEP_TIMEOUT}s, exit $rc)"
+		rc=timeout
+	else
+		say "=== FAIL $name (exit $rc, ${secs}s)"
+	fi
+	ctl RESULT "$name" "$rc" "$secs"
+}
+
+ctl BOOT "$(uptime_s)"
+if ! setup_rxe; then
+	ctl SETUP-FAILED "$(uptime_s)"
+	say "rxe setup FAILED"
+	finish
+fi
+ctl READY "$(uptime_s)"
+say "rxe0 on dummy0 $KVVM_ADDR ready"
+
+while read -r name script; do
+	run_scenario "$name" "/opt/kv/tests/$script"
+done </opt/kv/tests/scenarios.list
+finish

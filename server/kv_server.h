@@ -1,0 +1,67 @@
+/*
+ * kv_server.h - kvserver: one slab, any number of clients, one event loop.
+ *
+ * The loop waits on the CM event channel, one completion channel per RDMA
+ * device (shared by every client's CQ on that device) and a signalfd. A
+ * client costs a cm_id, a QP, a CQ and one small registered buffer; all of it
+ * goes when the client does, and any slot lock the client held is released.
+ */
+#ifndef KV_SERVER_H
+#define KV_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "kv_proto.h"
+#include "kv_slab.h"
+
+struct kv_server_opts {
+	const char *addr;   /* NULL: all addresses */
+	uint16_t port;
+	uint64_t slab_size;
+	uint32_t max_key;
+	uint32_t max_value;
+	bool quiet;         /* no per-connection log lines */
+};
+
+/*
+ * Parse kvserver's command line into @o. Returns 0 to run, 1 when --help or
+ * --version was printed on @out, or -EINVAL after printing one line to @err.
+ */
+int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
+			 FILE *out, FILE *err);
+
+struct kv_server;
+
+/* Allocate the slab, register it, listen. 0 or negative errno (logged). */
+int kv_server_create(struct kv_server **out, const struct kv_server_opts *o);
+
+/* Serve until SIGINT or SIGTERM. 0, or negative errno on a fatal error. */
+int kv_server_run(struct kv_server *s);
+
+/* Disconnect every client and free everything. */
+void kv_server_destroy(struct kv_server *s);
+
+/* Numbers for the stats message; see kv_stats.c for the JSON. */
+struct kv_server_stats {
+	double uptime_s;
+	uint64_t slab_bytes;
+	bool huge_pages;
+	struct kv_geometry geo;
+	uint64_t slots_total;
+	uint64_t slots_used;
+	uint64_t slots_locked;
+	uint64_t clients_connected;
+	uint64_t connections_total;
+	uint64_t locks_released;
+	uint64_t protocol_errors;
+};
+
+void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st);
+
+/* Stats as one line of JSON text (malloc'd), or NULL on allocation failure. */
+char *kv_stats_to_json(const struct kv_server_stats *st);
+
+#endif

@@ -1,0 +1,26 @@
+/* kvserver.c - main(): parse options, serve, report. */
+#include <stdlib.h>
+
+#include "kv_server.h"
+
+int main(int argc, char **argv)
+{
+	struct kv_server_opts opts;
+	struct kv_server *srv;
+	struct kv_server_stats st;
+	char *json;
+	int ret = kv_server_parse_args(argc, argv, &opts, stdout, stderr);
+
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (kv_server_create(&srv, &opts))
+		return 3;
+	ret = kv_server_run(srv);
+	kv_server_get_stats(srv, &st);
+	kv_server_destroy(srv);
+	json = kv_stats_to_json(&st);
+	if (json)
+		printf("%s\n", json);
+	free(json);
+	return ret ? 3 : 0;
+}

@@ -1,0 +1,91 @@
+# shellcheck shell=sh
+# Helpers for VM scenarios (busybox ash). A scenario starts with: . "$KV_LIB"
+# Set by the VM: KV_ADDR (rxe address), KV_OUT (files come back to the host),
+# KV_NAME (this run's name), PATH with /opt/kv/bin (project binaries) first.
+
+KV_SERVER_N=0
+
+log() { echo "-- $KV_NAME: $*"; }
+
+# fail MSG: print MSG (and the tail of the server log, if any) and end the scenario.
+fail() {
+	echo "FAIL: $KV_NAME: $*" >&2
+	if [ -n "${KV_SERVER_LOG:-}" ] && [ -f "$KV_SERVER_LOG" ]; then
+		echo "---- last lines of $KV_SERVER_LOG:" >&2
+		tail -n 20 "$KV_SERVER_LOG" >&2
+	fi
+	exit 1
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	[ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# start_server [ARGS]: start kvserver in the background (-a $KV_ADDR unless
+# ARGS has -a), stderr to $KV_SERVER_LOG; wait up to 10 s for "listening on".
+# Exports SERVER_PID and KV_SERVER_LOG.
+start_server() {
+	KV_SERVER_N=$((KV_SERVER_N + 1))
+	KV_SERVER_LOG=$KV_OUT/kvserver.$KV_SERVER_N.log
+	export KV_SERVER_LOG
+	case " $* " in
+	*" -a "*) kvserver "$@" 2>"$KV_SERVER_LOG" & ;;
+	*) kvserver -a "$KV_ADDR" "$@" 2>"$KV_SERVER_LOG" & ;;
+	esac
+	SERVER_PID=$!
+	export SERVER_PID
+	i=0
+	while [ "$i" -lt 100 ]; do
+		grep -q 'listening on' "$KV_SERVER_LOG" && {
+			log "kvserver $SERVER_PID: $(grep -m1 'listening on' "$KV_SERVER_LOG")"
+			return 0
+		}
+		if ! alive "$SERVER_PID"; then
+			wait "$SERVER_PID"
+			fail "kvserver exited with status $? before printing 'listening on'"
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "kvserver did not print 'listening on' within 10 s"
+}
+
+# stop_server [SIGNAL]: signal kvserver (TERM by default), wait at most 10 s
+# (then KILL), return its exit status.
+stop_server() {
+	kill "-${1:-TERM}" "$SERVER_PID" || fail "cannot signal kvserver $SERVER_PID"
+	i=0
+	while alive "$SERVER_PID" && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if alive "$SERVER_PID"; then
+		log "kvserver $SERVER_PID still running 10 s after SIG${1:-TERM}: killing it"
+		kill -KILL "$SERVER_PID"
+	fi
+	wait "$SERVER_PID"
+}
+
+# expect_exit CODE CMD...: run CMD, fail unless it exits with CODE. Its stdout
+# and stderr are echoed and kept in the files $LAST_OUT and $LAST_ERR.
+LAST_OUT=/tmp/$$.last.out
+LAST_ERR=/tmp/$$.last.err
+expect_exit() {
+	want=$1
+	shift
+	"$@" >"$LAST_OUT" 2>"$LAST_ERR"
+	got=$?
+	sed 's/^/   out| /' "$LAST_OUT"
+	sed 's/^/   err| /' "$LAST_ERR"
+	[ "$got" = "$want" ] || fail "expected exit $want, got $got from: $*"
+}
+
+# fd_count PID: number of open file descriptors.
+fd_count() {
+	set -- "/proc/$1/fd"/*
+	[ -e "$1" ] && echo $# || echo 0
+}
+
+# rss_kb PID: resident set size in KiB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
