@@ -1,0 +1,61 @@
+/* kv_cli.h - kvcli's command line, exit codes and subcommands. */
+#ifndef KV_CLI_H
+#define KV_CLI_H
+
+#include <stdio.h>
+
+#include "kv.h"
+
+/* Exit codes, the same for every command (documented in --help, README). */
+enum kv_exit {
+	KV_EXIT_OK = 0,
+	KV_EXIT_NOT_FOUND = 1,
+	KV_EXIT_USAGE = 2,       /* usage or invalid input */
+	KV_EXIT_TRANSPORT = 3,   /* connection or transport error */
+	KV_EXIT_FULL = 4,        /* store full */
+	KV_EXIT_STORE = 5,       /* corrupt slot, or a slot stayed locked */
+};
+
+enum kv_cmd {
+	KV_CMD_NONE, KV_CMD_DEMO, KV_CMD_PUT, KV_CMD_GET, KV_CMD_DEL,
+	KV_CMD_BATCH, KV_CMD_STATS, KV_CMD_BENCH, KV_CMD_SCRIBBLE,
+};
+
+struct kv_cli_opts {
+	const char *addr;
+	const char *port;
+	unsigned timeout_ms;
+	enum kv_cmd cmd;
+	int argc;     /* the command's own arguments, after its name */
+	char **argv;
+};
+
+/*
+ * Parse the global options and the command name. Returns 0 to run, 1 when
+ * help or version was printed, or KV_EXIT_USAGE's negation after a message.
+ * The address comes from -a, else the KV_ADDR environment variable.
+ */
+int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err);
+
+/* The exit code for a library error. */
+int kv_cli_exit_code(int err);
+
+/* `kvcli bench`; returns an exit code. */
+int kv_bench_main(const struct kv_cli_opts *o);
+
+/* Bench options, parsed apart so tests can check them. */
+struct kv_bench_opts {
+	enum { KV_WL_GET, KV_WL_PUT, KV_WL_A, KV_WL_B, KV_WL_C } workload;
+	unsigned long ops;
+	unsigned long keys;
+	unsigned value_size;
+	int zipf;        /* 0 uniform, 1 zipfian (0.99) */
+	unsigned depth;
+	unsigned clients;
+	unsigned seconds; /* upper bound on the run's time */
+	int no_load;      /* skip storing the keys first */
+};
+
+int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err);
+
+#endif

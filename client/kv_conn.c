@@ -1,0 +1,488 @@
+/* kv_conn.c - the client's connection: rdma_cm setup, hello, posting verbs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kv_client_int.h"
+
+#define KV__MAX_WR (2 * KV_MAX_DEPTH + 8)
+#define KV__ALIGN(x) (((x) + 63) & ~(size_t)63)
+
+__attribute__((format(printf, 2, 3)))
+static void kv__seterr(kv_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t kv__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- verbs --------------------------------------------------------------- */
+
+/* Poll @cq until @n completions arrived or the deadline passed. */
+static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last)
+{
+	uint64_t deadline = 0;
+	unsigned got = 0, spins = 0;
+	struct ibv_wc wc[16];
+
+	while (got < n) {
+		int k = ibv_poll_cq(cq, (int)(n - got < 16 ? n - got : 16), wc);
+
+		if (k < 0) {
+			c->broken = true;
+			kv__seterr(c, "ibv_poll_cq failed");
+			return -EIO;
+		}
+		for (int i = 0; i < k; i++) {
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				c->broken = true;
+				kv__seterr(c, "work request failed: %s",
+					   ibv_wc_status_str(wc[i].status));
+				return wc[i].status == IBV_WC_REM_ACCESS_ERR ? -EFAULT
+									   : -ECONNRESET;
+			}
+			if (last)
+				*last = wc[i];
+		}
+		got += (unsigned)k;
+		if (k == 0 && ++spins % 4096 == 0) {
+			uint64_t now = kv__now_ms();
+
+			if (!deadline)
+				deadline = now + c->timeout_ms;
+			else if (now > deadline) {
+				c->broken = true;
+				kv__seterr(c, "no completion within %u ms", c->timeout_ms);
+				return -ETIMEDOUT;
+			}
+		}
+	}
+	return 0;
+}
+
+int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
+{
+	struct ibv_send_wr wr[KV__MAX_WR], *bad;
+	struct ibv_sge sge[KV__MAX_WR];
+	int ret;
+
+	if (c->broken)
+		return -ENOTCONN;
+	if (n == 0 || n > KV__MAX_WR)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		sge[i].addr = (uintptr_t)w[i].local;
+		sge[i].length = w[i].len;
+		sge[i].lkey = c->mr->lkey;
+		memset(&wr[i], 0, sizeof(wr[i]));
+		wr[i].wr_id = i;
+		wr[i].sg_list = &sge[i];
+		wr[i].num_sge = 1;
+		wr[i].opcode = w[i].op;
+		wr[i].send_flags = IBV_SEND_SIGNALED;
+		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
+		if (w[i].op == IBV_WR_ATOMIC_CMP_AND_SWP) {
+			wr[i].wr.atomic.remote_addr = c->hello.slab_addr + w[i].off;
+			wr[i].wr.atomic.rkey = c->hello.rkey;
+			wr[i].wr.atomic.compare_add = w[i].compare;
+			wr[i].wr.atomic.swap = w[i].swap;
+			c->cnt.atomics++;
+		} else {
+			wr[i].wr.rdma.remote_addr = c->hello.slab_addr + w[i].off;
+			wr[i].wr.rdma.rkey = c->hello.rkey;
+			if (w[i].op == IBV_WR_RDMA_READ) {
+				c->cnt.reads++;
+				c->cnt.read_bytes += w[i].len;
+			} else {
+				c->cnt.writes++;
+				c->cnt.write_bytes += w[i].len;
+			}
+		}
+	}
+	c->cnt.doorbells++;
+	ret = ibv_post_send(c->id->qp, wr, &bad);
+	if (ret) {
+		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
+		return -ret;
+	}
+	return kv__poll(c, c->send_cq, n, NULL);
+}
+
+static int kv__post_recv(kv_client *c)
+{
+	struct ibv_sge sge = {(uintptr_t)c->msg_recv, KV_MSG_MAX, c->mr_msg_lkey};
+	struct ibv_recv_wr wr = {.wr_id = 1, .sg_list = &sge, .num_sge = 1}, *bad;
+
+	return -ibv_post_recv(c->id->qp, &wr, &bad);
+}
+
+/* Wait for the posted receive; returns its length or a negative errno. */
+static int kv__wait_recv(kv_client *c)
+{
+	struct ibv_wc wc = {0};
+	int ret = kv__poll(c, c->recv_cq, 1, &wc);
+
+	return ret ? ret : (int)wc.byte_len;
+}
+
+static int kv__send_msg(kv_client *c, size_t len)
+{
+	struct ibv_sge sge = {(uintptr_t)c->msg_send, (uint32_t)len, c->mr_msg_lkey};
+	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1, .opcode = IBV_WR_SEND,
+				 .send_flags = IBV_SEND_SIGNALED}, *bad;
+	int ret = ibv_post_send(c->id->qp, &wr, &bad);
+
+	return ret ? -ret : kv__poll(c, c->send_cq, 1, NULL);
+}
+
+/* ---- rdma_cm ------------------------------------------------------------- */
+
+/* Wait for @want on the CM channel; any other event is a named failure. */
+static int kv__wait_cm(kv_client *c, enum rdma_cm_event_type want, const char *where)
+{
+	struct pollfd pfd = {.fd = c->ec->fd, .events = POLLIN};
+	struct rdma_cm_event *ev;
+	int ret;
+
+	ret = poll(&pfd, 1, (int)c->timeout_ms);
+	if (ret == 0) {
+		kv__seterr(c, "%s: no answer within %u ms", where, c->timeout_ms);
+		return -ETIMEDOUT;
+	}
+	if (ret < 0 || rdma_get_cm_event(c->ec, &ev)) {
+		kv__seterr(c, "%s: %s", where, strerror(errno));
+		return -errno;
+	}
+	if (ev->event == want) {
+		ret = 0;
+	} else if (ev->event == RDMA_CM_EVENT_REJECTED) {
+		/* IB CM reason 8 is "invalid service id": nobody listens there. */
+		kv__seterr(c, "%s: connection refused (%s, reject reason %d)", where,
+			   ev->status == 8 ? "no kvserver listening on that port"
+					   : "the server refused it", ev->status);
+		ret = -ECONNREFUSED;
+	} else {
+		kv__seterr(c, "%s: %s (status %d%s%s)", where, rdma_event_str(ev->event),
+			   ev->status, ev->status < 0 ? ": " : "",
+			   ev->status < 0 ? strerror(-ev->status) : "");
+		ret = ev->event == RDMA_CM_EVENT_ADDR_ERROR ||
+		      ev->event == RDMA_CM_EVENT_ROUTE_ERROR ||
+		      ev->event == RDMA_CM_EVENT_UNREACHABLE ? -EHOSTUNREACH : -ECONNABORTED;
+	}
+	rdma_ack_cm_event(ev);
+	return ret;
+}
+
+static int kv__setup_qp(kv_client *c)
+{
+	struct ibv_qp_init_attr qpa = {0};
+	size_t msg_len = 4 * KV_MSG_MAX;
+
+	c->pd = ibv_alloc_pd(c->id->verbs);
+	if (!c->pd)
+		return -errno;
+	c->send_cq = ibv_create_cq(c->id->verbs, KV__MAX_WR + 2, NULL, NULL, 0);
+	c->recv_cq = ibv_create_cq(c->id->verbs, 2, NULL, NULL, 0);
+	if (!c->send_cq || !c->recv_cq)
+		return -errno;
+	qpa.send_cq = c->send_cq;
+	qpa.recv_cq = c->recv_cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.cap.max_send_wr = KV__MAX_WR + 2;
+	qpa.cap.max_recv_wr = 2;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->pd, &qpa))
+		return -errno;
+	c->msgbuf = aligned_alloc(4096, msg_len);
+	if (!c->msgbuf)
+		return -ENOMEM;
+	memset(c->msgbuf, 0, msg_len);
+	c->mr_msg = ibv_reg_mr(c->pd, c->msgbuf, msg_len, IBV_ACCESS_LOCAL_WRITE);
+	if (!c->mr_msg)
+		return -errno;
+	c->mr_msg_lkey = c->mr_msg->lkey;
+	c->msg_send = c->msgbuf;
+	c->msg_recv = c->msgbuf + KV_MSG_MAX;
+	return kv__post_recv(c);
+}
+
+/* Carve the operation buffer once the geometry is known. */
+static int kv__setup_buffers(kv_client *c)
+{
+	const struct kv_geometry *g = &c->hello.geo;
+	size_t rec = g->rec_size, bs = g->bucket_slots;
+	size_t stride = rec < 4096 ? rec : 4096;
+	size_t ncand = (1u << 20) / (2 * rec);
+	size_t off = 0, len;
+
+	if (ncand < 1)
+		ncand = 1;
+	if (ncand > 2 * bs)
+		ncand = 2 * bs;
+	c->ncand = (unsigned)ncand;
+	c->multi_stride = stride;
+	len = KV__ALIGN(2 * bs * 8) + 3 * 64 + 2 * KV__ALIGN(rec) +
+	      KV__ALIGN(ncand * 2 * rec) + KV__ALIGN(rec) +
+	      (size_t)c->depth * 2 * KV__ALIGN(stride) + 2 * KV_SCRATCH_LEN;
+	c->buf = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	if (!c->buf)
+		return -ENOMEM;
+	memset(c->buf, 0, len);
+	c->buf_len = len;
+#define KV__CARVE(ptr, type, n) (ptr = (type)(void *)(c->buf + off), off += KV__ALIGN(n))
+	KV__CARVE(c->ws.ctrl, uint64_t *, 2 * bs * 8);
+	KV__CARVE(c->ws.word, uint64_t *, 64);
+	KV__CARVE(c->ws.wctrl, uint64_t *, 64);
+	KV__CARVE(c->ws.home[0], uint8_t *, rec);
+	KV__CARVE(c->ws.home[1], uint8_t *, rec);
+	KV__CARVE(c->ws.cand, uint8_t *, ncand * 2 * rec);
+	KV__CARVE(c->ws.wrec, uint8_t *, rec);
+	KV__CARVE(c->multi, uint8_t *, (size_t)c->depth * 2 * KV__ALIGN(stride));
+	KV__CARVE(c->demo_src, uint8_t *, KV_SCRATCH_LEN);
+	KV__CARVE(c->demo_dst, uint8_t *, KV_SCRATCH_LEN);
+#undef KV__CARVE
+	c->mr = ibv_reg_mr(c->pd, c->buf, len, IBV_ACCESS_LOCAL_WRITE);
+	return c->mr ? 0 : -errno;
+}
+
+static int kv__handshake(kv_client *c, const char *where)
+{
+	struct ibv_device_attr attr;
+	struct rdma_conn_param param = {0};
+	char err[200];
+	int ret;
+
+	if ((ret = kv__setup_qp(c))) {
+		kv__seterr(c, "%s: setting up the queue pair: %s", where, strerror(-ret));
+		return ret;
+	}
+	param.initiator_depth = 16;
+	if (!ibv_query_device(c->id->verbs, &attr) &&
+	    attr.max_qp_init_rd_atom < param.initiator_depth)
+		param.initiator_depth = (uint8_t)attr.max_qp_init_rd_atom;
+	param.responder_resources = 0;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(c->id, &param)) {
+		kv__seterr(c, "%s: rdma_connect: %s", where, strerror(errno));
+		return -errno;
+	}
+	if ((ret = kv__wait_cm(c, RDMA_CM_EVENT_ESTABLISHED, where)))
+		return ret;
+	c->connected = true;
+	ret = kv__wait_recv(c);
+	if (ret < 0) {
+		kv__seterr(c, "%s: waiting for the server's hello: %s", where, strerror(-ret));
+		return ret;
+	}
+	if (kv_hello_decode(c->msg_recv, (size_t)ret, &c->hello, err, sizeof(err))) {
+		kv__seterr(c, "%s: %s", where, err);
+		return -EPROTO;
+	}
+	if ((ret = kv__setup_buffers(c))) {
+		kv__seterr(c, "%s: registering buffers: %s", where, strerror(-ret));
+		return ret;
+	}
+	c->vlen_hint = 64;
+	c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id;
+	return 0;
+}
+
+int kv_connect(kv_client **out, const char *addr, const char *port,
+	       const struct kv_connect_opts *opts, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char where[320];
+	kv_client *c;
+	int ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	port = port ? port : KV_DEFAULT_PORT_STR;
+	snprintf(where, sizeof(where), "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port);
+	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;
+	c->depth = opts && opts->depth ? opts->depth : 1;
+	if (c->depth > KV_MAX_DEPTH)
+		c->depth = KV_MAX_DEPTH;
+	ret = getaddrinfo(addr, port, &hints, &res);
+	if (ret) {
+		kv__seterr(c, "%s: cannot resolve: %s", where, gai_strerror(ret));
+		ret = -EHOSTUNREACH;
+		goto fail;
+	}
+	c->ec = rdma_create_event_channel();
+	if (!c->ec) {
+		ret = -errno;
+		kv__seterr(c, "%s: cannot open the RDMA CM (%s; is rdma_ucm loaded?)",
+			   where, strerror(errno));
+		goto fail;
+	}
+	if (fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK) ||
+	    rdma_create_id(c->ec, &c->id, c, RDMA_PS_TCP)) {
+		ret = -errno;
+		kv__seterr(c, "%s: rdma_create_id: %s", where, strerror(errno));
+		goto fail;
+	}
+	if (rdma_resolve_addr(c->id, NULL, res->ai_addr, (int)c->timeout_ms)) {
+		ret = -errno;
+		kv__seterr(c, "%s: rdma_resolve_addr: %s (no RDMA device on a route there?)",
+			   where, strerror(errno));
+		goto fail;
+	}
+	if ((ret = kv__wait_cm(c, RDMA_CM_EVENT_ADDR_RESOLVED, where)))
+		goto fail;
+	if (rdma_resolve_route(c->id, (int)c->timeout_ms)) {
+		ret = -errno;
+		kv__seterr(c, "%s: rdma_resolve_route: %s", where, strerror(errno));
+		goto fail;
+	}
+	if ((ret = kv__wait_cm(c, RDMA_CM_EVENT_ROUTE_RESOLVED, where)))
+		goto fail;
+	if ((ret = kv__handshake(c, where)))
+		goto fail;
+	freeaddrinfo(res);
+	*out = c;
+	return 0;
+
+fail:
+	if (err)
+		snprintf(err, errlen, "%s", c->err);
+	if (res)
+		freeaddrinfo(res);
+	kv_close(c);
+	return ret;
+}
+
+void kv_close(kv_client *c)
+{
+	if (!c)
+		return;
+	if (c->connected)
+		rdma_disconnect(c->id);
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->mr)
+		ibv_dereg_mr(c->mr);
+	if (c->mr_msg)
+		ibv_dereg_mr(c->mr_msg);
+	if (c->send_cq)
+		ibv_destroy_cq(c->send_cq);
+	if (c->recv_cq)
+		ibv_destroy_cq(c->recv_cq);
+	if (c->pd)
+		ibv_dealloc_pd(c->pd);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	if (c->ec)
+		rdma_destroy_event_channel(c->ec);
+	free(c->buf);
+	free(c->msgbuf);
+	free(c);
+}
+
+/* ---- control messages and the demo ---------------------------------------- */
+
+int kv_stats(kv_client *c, char **json)
+{
+	struct kv_msg_header hdr;
+	int ret, len;
+
+	*json = NULL;
+	if (c->broken)
+		return -ENOTCONN;
+	if ((ret = kv__post_recv(c)))
+		return ret;
+	if ((ret = kv__send_msg(c, kv_msg_put_header(c->msg_send, KV_MSG_STATS_REQ, 0, 0))))
+		return ret;
+	len = kv__wait_recv(c);
+	if (len < 0)
+		return len;
+	if (kv_msg_get_header(c->msg_recv, (size_t)len, &hdr) ||
+	    hdr.type != KV_MSG_STATS_RESP) {
+		kv__seterr(c, "malformed stats response (%d bytes)", len);
+		return -EPROTO;
+	}
+	if (hdr.status)
+		return -(int)hdr.status;
+	*json = strndup((const char *)c->msg_recv + KV_MSG_HDR_LEN, hdr.payload_len);
+	return *json ? 0 : -ENOMEM;
+}
+
+int kv_demo(kv_client *c, const void *s, size_t len)
+{
+	struct kv__wr w = {.op = IBV_WR_RDMA_WRITE, .off = c->hello.scratch_off,
+			   .local = c->demo_src, .len = (uint32_t)len};
+	int ret;
+
+	if (len == 0 || len > c->hello.scratch_len || len > KV_SCRATCH_LEN)
+		return -E2BIG;
+	memcpy(c->demo_src, s, len);
+	memset(c->demo_dst, 0, len);
+	if ((ret = kv__run(c, &w, 1)))
+		return ret;
+	w.op = IBV_WR_RDMA_READ;
+	w.local = c->demo_dst;
+	if ((ret = kv__run(c, &w, 1)))
+		return ret;
+	return memcmp(c->demo_src, c->demo_dst, len) ? -EILSEQ : 0;
+}
+
+void kv_client_limits(const kv_client *c, struct kv_limits *l)
+{
+	l->max_key = c->hello.geo.max_key;
+	l->max_value = c->hello.geo.max_value;
+	l->max_demo = c->hello.scratch_len < KV_SCRATCH_LEN ? c->hello.scratch_len
+							   : KV_SCRATCH_LEN;
+	l->slots = kv_nslots(&c->hello.geo);
+	l->client_id = c->hello.client_id;
+}
+
+void kv_client_counters(const kv_client *c, struct kv_counters *out)
+{
+	*out = c->cnt;
+}
+
+const char *kv_client_errmsg(const kv_client *c)
+{
+	return c ? c->err : "";
+}
+
+const char *kv_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case -ENOENT: return "key not found";
+	case -EINVAL: return "invalid argument";
+	case -E2BIG: return "key or value too long";
+	case -ENOSPC: return "store full: no free slot for this key";
+	case -EBUSY: return "slot stayed locked by another client";
+	case -EBADMSG: return "corrupt slot: no whole copy after retries";
+	case -ENOBUFS: return "value larger than the buffer";
+	case -EILSEQ: return "buffers do not match";
+	case -ENOTCONN: return "connection is broken";
+	case -EPROTO: return "protocol error";
+	default: return strerror(-err);
+	}
+}

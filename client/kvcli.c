@@ -1,0 +1,330 @@
+/* kvcli.c - command-line client: a thin layer over the kv.h library. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kv_cli.h"
+
+__attribute__((format(printf, 1, 2)))
+static void kv__say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("kvcli: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* A message that names the limit when a key or value is too long. */
+static int kv__report(kv_client *c, int err, const char *what, size_t klen, size_t vlen)
+{
+	struct kv_limits l;
+
+	kv_client_limits(c, &l);
+	if (err == -E2BIG && klen > l.max_key)
+		kv__say("%s: key is %zu bytes; the server's limit is %zu", what, klen, l.max_key);
+	else if (err == -E2BIG)
+		kv__say("%s: value is %zu bytes; the server's limit is %zu", what, vlen,
+			l.max_value);
+	else if (err == -EINVAL)
+		kv__say("%s: the key is empty", what);
+	else if (err != -ENOENT)
+		kv__say("%s: %s%s%s", what, kv_strerror(err), *kv_client_errmsg(c) ? ": " : "",
+			kv_client_errmsg(c));
+	return kv_cli_exit_code(err);
+}
+
+static int kv__need_args(const struct kv_cli_opts *o, int n, const char *usage)
+{
+	if (o->argc == n)
+		return 0;
+	kv__say("usage: kvcli %s", usage);
+	return KV_EXIT_USAGE;
+}
+
+/* Read all of stdin, refusing more than @max bytes. */
+static int kv__slurp_stdin(char **out, size_t *len, size_t max)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap > max + 1) {
+				free(buf);
+				*len = n;
+				return -E2BIG;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		got = fread(buf + n, 1, cap - n, stdin);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (n > max) {
+		free(buf);
+		*len = n;
+		return -E2BIG;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int kv__cmd_demo(kv_client *c, const struct kv_cli_opts *o)
+{
+	const char *s = o->argv[1];
+	size_t len = strlen(s);
+	struct kv_limits l;
+	int ret;
+
+	kv_client_limits(c, &l);
+	if (len > l.max_demo) {
+		kv__say("demo: string is %zu bytes; the limit is %zu", len, l.max_demo);
+		return KV_EXIT_USAGE;
+	}
+	printf("Passed string is: %s (%zu bytes)\n", s, len);
+	ret = kv_demo(c, s, len);
+	if (ret == -EILSEQ) {
+		printf("FAILURE, source and destination buffers do not match\n");
+		return 1;
+	}
+	if (ret)
+		return kv__report(c, ret, "demo", 0, 0);
+	printf("SUCCESS, source and destination buffers match\n");
+	return 0;
+}
+
+static int kv__cmd_get(kv_client *c, const char *key)
+{
+	struct kv_limits l;
+	size_t vlen = 0;
+	char *buf;
+	int ret;
+
+	kv_client_limits(c, &l);
+	buf = malloc(l.max_value + 1);
+	if (!buf)
+		return KV_EXIT_TRANSPORT;
+	ret = kv_get(c, key, strlen(key), buf, l.max_value, &vlen);
+	if (!ret) {
+		fwrite(buf, 1, vlen, stdout);
+		putchar('\n');
+	}
+	free(buf);
+	return ret ? kv__report(c, ret, "get", strlen(key), 0) : 0;
+}
+
+static int kv__cmd_put(kv_client *c, const char *key, const char *val)
+{
+	struct kv_limits l;
+	char *buf = NULL;
+	size_t vlen = strlen(val);
+	int ret;
+
+	if (!strcmp(val, "-")) {
+		kv_client_limits(c, &l);
+		ret = kv__slurp_stdin(&buf, &vlen, l.max_value);
+		if (ret == -E2BIG) {
+			kv__say("put: value on stdin is over the server's limit of %zu bytes",
+				l.max_value);
+			return KV_EXIT_USAGE;
+		}
+		if (ret)
+			return KV_EXIT_TRANSPORT;
+		val = buf;
+	}
+	ret = kv_put(c, key, strlen(key), val, vlen);
+	free(buf);
+	return ret ? kv__report(c, ret, "put", strlen(key), vlen) : 0;
+}
+
+static int kv__cmd_del(kv_client *c, const char *key)
+{
+	int ret = kv_del(c, key, strlen(key));
+
+	return ret ? kv__report(c, ret, "del", strlen(key), 0) : 0;
+}
+
+/* A reason for a batch ERROR line. */
+static const char *kv__batch_reason(kv_client *c, int err, size_t klen, char *buf, size_t n)
+{
+	struct kv_limits l;
+
+	kv_client_limits(c, &l);
+	if (err == -E2BIG && klen > l.max_key)
+		snprintf(buf, n, "key longer than %zu bytes", l.max_key);
+	else if (err == -E2BIG)
+		snprintf(buf, n, "value longer than %zu bytes", l.max_value);
+	else if (err == -EINVAL)
+		snprintf(buf, n, "empty key");
+	else
+		snprintf(buf, n, "%s", kv_strerror(err));
+	return buf;
+}
+
+/* One batch line; returns a library error that ends the batch, or 0. */
+static int kv__batch_line(kv_client *c, char *line, char *vbuf, size_t vcap)
+{
+	char reason[128];
+	char *sp = strchr(line, ' ');
+	const char *key = sp ? sp + 1 : "";
+	size_t vlen = 0;
+	int ret;
+
+	if (sp)
+		*sp = '\0';
+	if (!strcmp(line, "put")) {
+		char *vsp = strchr(key, ' ');
+
+		if (!vsp) {
+			printf("ERROR usage: put KEY VALUE\n");
+			return 0;
+		}
+		*vsp = '\0';
+		ret = kv_put(c, key, strlen(key), vsp + 1, strlen(vsp + 1));
+		if (!ret)
+			printf("OK\n");
+	} else if (!strcmp(line, "get") && sp) {
+		ret = kv_get(c, key, strlen(key), vbuf, vcap, &vlen);
+		if (!ret) {
+			fputs("VALUE ", stdout);
+			fwrite(vbuf, 1, vlen, stdout);
+			putchar('\n');
+		}
+	} else if (!strcmp(line, "del") && sp) {
+		ret = kv_del(c, key, strlen(key));
+		if (!ret)
+			printf("OK\n");
+	} else {
+		printf("ERROR unknown command; expected put KEY VALUE, get KEY or del KEY\n");
+		return 0;
+	}
+	if (ret == -ENOENT)
+		printf("NOT_FOUND\n");
+	else if (ret)
+		printf("ERROR %s\n", kv__batch_reason(c, ret, strlen(key), reason, sizeof(reason)));
+	return kv_cli_exit_code(ret) == KV_EXIT_TRANSPORT ? ret : 0;
+}
+
+static int kv__cmd_batch(kv_client *c)
+{
+	struct kv_limits l;
+	char *line = NULL, *vbuf;
+	size_t cap = 0;
+	ssize_t n;
+	int ret = 0;
+
+	kv_client_limits(c, &l);
+	vbuf = malloc(l.max_value + 1);
+	if (!vbuf)
+		return KV_EXIT_TRANSPORT;
+	while (!ret && (n = getline(&line, &cap, stdin)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		ret = kv__batch_line(c, line, vbuf, l.max_value);
+		fflush(stdout);
+	}
+	free(line);
+	free(vbuf);
+	return ret ? kv__report(c, ret, "batch", 0, 0) : 0;
+}
+
+static int kv__cmd_stats(kv_client *c)
+{
+	char *json;
+	int ret = kv_stats(c, &json);
+
+	if (ret)
+		return kv__report(c, ret, "stats", 0, 0);
+	printf("%s\n", json);
+	free(json);
+	return 0;
+}
+
+/* Check argument counts before connecting, so usage errors need no server. */
+static int kv__check_usage(const struct kv_cli_opts *o)
+{
+	switch (o->cmd) {
+	case KV_CMD_DEMO:
+		if (o->argc != 2 || strcmp(o->argv[0], "-s"))
+			return kv__need_args(o, -1, "demo -s STRING");
+		if (!o->argv[1][0]) {
+			kv__say("demo: the string is empty");
+			return KV_EXIT_USAGE;
+		}
+		return 0;
+	case KV_CMD_PUT:
+		return kv__need_args(o, 2, "put KEY VALUE");
+	case KV_CMD_GET:
+		return kv__need_args(o, 1, "get KEY");
+	case KV_CMD_DEL:
+		return kv__need_args(o, 1, "del KEY");
+	case KV_CMD_SCRIBBLE:
+		return kv__need_args(o, 1, "debug-scribble KEY");
+	default:
+		return kv__need_args(o, 0, "batch|stats (no arguments)");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct kv_cli_opts o;
+	kv_client *c;
+	char err[320];
+	int ret = kv_cli_parse(argc, argv, &o, stdout, stderr);
+
+	if (ret)
+		return ret > 0 ? 0 : -ret;
+	if (o.cmd == KV_CMD_BENCH)
+		return kv_bench_main(&o);
+	if ((ret = kv__check_usage(&o)))
+		return ret;
+	if ((o.cmd == KV_CMD_PUT || o.cmd == KV_CMD_GET || o.cmd == KV_CMD_DEL) &&
+	    !o.argv[0][0]) {
+		kv__say("%s: the key is empty", argv[optind]);
+		return KV_EXIT_USAGE;
+	}
+	ret = kv_connect(&c, o.addr, o.port, &(struct kv_connect_opts){.timeout_ms = o.timeout_ms},
+			 err, sizeof(err));
+	if (ret) {
+		kv__say("cannot connect to %s", err);
+		return KV_EXIT_TRANSPORT;
+	}
+	switch (o.cmd) {
+	case KV_CMD_DEMO: ret = kv__cmd_demo(c, &o); break;
+	case KV_CMD_PUT: ret = kv__cmd_put(c, o.argv[0], o.argv[1]); break;
+	case KV_CMD_GET: ret = kv__cmd_get(c, o.argv[0]); break;
+	case KV_CMD_DEL: ret = kv__cmd_del(c, o.argv[0]); break;
+	case KV_CMD_BATCH: ret = kv__cmd_batch(c); break;
+	case KV_CMD_STATS: ret = kv__cmd_stats(c); break;
+	case KV_CMD_SCRIBBLE:
+		ret = kv_debug_scribble(c, o.argv[0], strlen(o.argv[0]));
+		ret = ret ? kv__report(c, ret, "debug-scribble", 0, 0) : 0;
+		break;
+	default: ret = KV_EXIT_USAGE; break;
+	}
+	fflush(stdout);
+	kv_close(c);
+	return ret;
+}
