@@ -45,8 +45,9 @@ setup_rxe() {
 	while read -r m; do
 		insmod "/lib/modules/kvvm/$m.ko" || { say "insmod $m failed"; return 1; }
 	done </etc/kvvm.modules
-	ip link add dummy0 type dummy &&
-		ip link set dummy0 up &&
+	# loading dummy.ko may already have created dummy0 (numdummies=1)
+	ip link show dummy0 >/dev/null 2>&1 || ip link add dummy0 type dummy || return 1
+	ip link set dummy0 up &&
 		ip addr add "$KVVM_ADDR/24" dev dummy0 &&
 		rdma link add rxe0 type rxe netdev dummy0 || return 1
 	i=0 # devtmpfs nodes may appear a moment later
@@ -77,9 +78,9 @@ kill_leftovers() {
 	[ -z "$left" ] && return 0
 	for p in $left; do
 		# busybox timeout leaves its watcher for up to 1 s: not worth a note
-		read -r comm <"/proc/$p/comm" 2>/dev/null
+		comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue # gone already
 		[ "$comm" = timeout ] && continue
-		say "killing leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+		say "killing leftover process $p: $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
 	done
 	# shellcheck disable=SC2086
 	kill -TERM $left 2>/dev/null

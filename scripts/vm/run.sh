@@ -18,7 +18,7 @@ bin_dir=$root/build/bin
 out_dir=""
 vm_timeout=${KV_VM_TIMEOUT:-300}
 step_timeout=${KV_VM_STEP_TIMEOUT:-120}
-cache_dir=${KV_VM_CACHE-$root/build/vm-cache}
+cache_dir=${KV_VM_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/kv-vm}
 addr=192.0.2.1
 extras=()
 scenarios=()
@@ -63,7 +63,11 @@ kernel=/boot/vmlinuz-$kver
 moddir=/lib/modules/$kver
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvvm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${KV_VM_KEEP:-}" ]; then
+	trap 'say "kept $work"' EXIT
+else
+	trap 'rm -rf "$work"' EXIT
+fi
 
 # --- manifest helpers ---------------------------------------------------------
 # A manifest line is "SRC DST": host file SRC becomes DST in the VM (dereferenced).
@@ -128,7 +132,7 @@ base_manifest() {
 	[ -n "$prov" ] || die "rxe provider not found (apt-get install ibverbs-providers)"
 	add_exe "$prov" "$prov"
 	echo "/etc/libibverbs.d/rxe.driver /etc/libibverbs.d/rxe.driver"
-	p=$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && /x86-64/ { print $NF; exit }')
+	p=$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && /x86-64/ && !n++ { print $NF }')
 	[ -n "$p" ] || die "libgcc_s.so.1 not found"
 	echo "$p $(vmpath "$p")"
 }
@@ -152,6 +156,7 @@ build_base() { # $1 manifest, $2 module list, $3 archive
 	stage "$1" "$s"
 	mkdir -p "$s/usr/bin" "$s/usr/sbin" "$s/usr/lib64" "$s/usr/lib/modules/kvvm" "$s/etc"
 	for d in bin sbin lib lib64; do ln -s "usr/$d" "$s/$d"; done
+	mkdir -p "$s/proc" "$s/sys" "$s/dev" "$s/tmp" "$s/root" "$s/out"
 	while read -r f; do
 		name=$(basename "$f"); name=${name%%.ko*}
 		case $f in
@@ -196,6 +201,35 @@ else
 	fi
 fi
 
+# --- kernel image: an uncompressed vmlinux boots directly (PVH entry) and
+# skips ~3 s of in-guest decompression under TCG; else the bzImage as it is.
+vmlinux_of() { # $1 bzImage, $2 output ELF
+	local magic cmd off
+	for magic in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd' '\x1f\x8b\x08\x00:gzip'; do
+		cmd=${magic#*:}
+		off=$(LC_ALL=C grep -obUaP "${magic%:*}" "$1" | awk -F: 'NR == 1 { print $1 }')
+		[ -n "$off" ] || continue
+		tail -c +"$((off + 1))" "$1" | "$cmd" -dc >"$2" 2>/dev/null
+		[ "$(head -c4 "$2")" = $'\x7fELF' ] && return 0
+	done
+	return 1
+}
+boot_kernel=$kernel
+if grep -q '^CONFIG_PVH=y' "/boot/config-$kver" 2>/dev/null; then
+	vmlinux=$work/vmlinux
+	if [ -n "$cache_dir" ]; then
+		vmlinux=$cache_dir/vmlinux-$kver-$(stat -c '%s-%Y' "$kernel")
+		[ -f "$vmlinux" ] || rm -f "$cache_dir"/vmlinux-* # one kernel at a time
+	fi
+	if [ -f "$vmlinux" ] || { mkdir -p "$(dirname "$vmlinux")" &&
+		vmlinux_of "$kernel" "$vmlinux.tmp" && mv "$vmlinux.tmp" "$vmlinux"; }; then
+		boot_kernel=$vmlinux
+	else
+		rm -f "$vmlinux.tmp"
+		say "note: could not unpack $kernel, booting the bzImage (slower)"
+	fi
+fi
+
 # --- run archive: project binaries, scenarios, extras; built every time -------
 s=$work/run
 mkdir -p "$s/opt/kv/bin" "$s/opt/kv/tests" "$s/opt/kv/extra" "$s/etc"
@@ -237,9 +271,10 @@ set +e
 timeout -k 5 "$vm_timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config -nographic -monitor none \
 	-accel tcg -cpu max -smp 2 -m 1024 -nic none -no-reboot \
-	-kernel "$kernel" -initrd "$work/initrd" \
+	-kernel "$boot_kernel" -initrd "$work/initrd" \
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
-	-serial stdio -serial "file:$work/ctl" </dev/null | sed -u 's/\r$//'
+	-serial stdio -serial "file:$work/ctl" </dev/null |
+	sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
 qemu_rc=${PIPESTATUS[0]}
 set -e
 vm_secs=$(elapsed "$t_boot")
