@@ -117,6 +117,11 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 		}
 	}
 	c->cnt.doorbells++;
+	if (c->debug)
+		for (unsigned i = 0; i < n; i++)
+			fprintf(stderr, "kv: post op %d off %llu len %u rkey %x addr %llx lkey %x local %p\n",
+				w[i].op, (unsigned long long)w[i].off, w[i].len, c->hello.rkey,
+				(unsigned long long)c->hello.slab_addr, c->mr->lkey, w[i].local);
 	ret = ibv_post_send(c->id->qp, wr, &bad);
 	if (ret) {
 		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
@@ -302,6 +307,7 @@ static int kv__handshake(kv_client *c, const char *where)
 		return ret;
 	}
 	c->vlen_hint = 64;
+	c->debug = getenv("KV_DEBUG") != NULL;
 	c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id;
 	return 0;
 }

@@ -316,12 +316,14 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 
 /*
  * The slot holds our key with control word @ctrl (read before the record).
- * RT2: lock it by CAS. RT3: write the new record into the inactive copy and
- * the unlocked control word behind one doorbell. @val NULL means delete.
+ * RT2: lock it by CAS, unless @locked says we hold it already. RT3: write the
+ * new record into the inactive copy and the unlocked control word behind one
+ * doorbell (and put back the home slot's word if @restore_home). @val NULL
+ * means delete.
  */
 static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t slot,
-			  uint64_t ctrl, const void *key, size_t klen,
-			  const void *val, size_t vlen, uint64_t *restore_home)
+			  uint64_t ctrl, bool locked, const void *key, size_t klen,
+			  const void *val, size_t vlen, const uint64_t *restore_home)
 {
 	uint16_t me = c->hello.client_id;
 	uint64_t seq = kv_seq_next(kv_ctrl_seq(ctrl));
@@ -331,7 +333,7 @@ static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t sl
 	size_t len;
 	int ret;
 
-	if (!restore_home) {
+	if (!locked) {
 		kv__cas(&w[0], kv_ctrl_off(G(c), slot), &c->ws.word[1], ctrl,
 			kv_ctrl_with_owner(ctrl, me));
 		if ((ret = kv__run(c, w, 1)))                           /* RT2 */
@@ -370,7 +372,7 @@ static int kv__update_found(kv_client *c, const struct kv_keyhash *kh,
 		return -EBUSY;
 	if (!kv_ctrl_used(f->ctrl) || f->rec.seq != kv_ctrl_seq(f->ctrl))
 		return -EAGAIN; /* moved between the two reads */
-	return kv__write_slot(c, kh, f->slot, f->ctrl, key, klen, val, vlen, NULL);
+	return kv__write_slot(c, kh, f->slot, f->ctrl, false, key, klen, val, vlen, NULL);
 }
 
 /*
@@ -432,7 +434,7 @@ static int kv__insert(kv_client *c, const struct kv_keyhash *kh, uint64_t home_c
 			return un;
 		return ret ? ret : kv__update_found(c, kh, &f, key, klen, val, vlen);
 	}
-	return kv__write_slot(c, kh, target, tctrl, key, klen, val, vlen,
+	return kv__write_slot(c, kh, target, tctrl, true, key, klen, val, vlen,
 			      target != kh->home ? &home_ctrl : NULL);
 }
 

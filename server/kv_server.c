@@ -359,8 +359,9 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 	ret = kv__conn_setup(s, c);
 	if (!ret) {
 		/* Clients read and CAS the slab: take as many reads in flight
-		 * as they ask for, up to what the device allows. */
-		param.responder_resources = ev->param.conn.initiator_depth;
+		 * as they ask for, up to what the device allows. The event's
+		 * parameters are already from our side's point of view. */
+		param.responder_resources = ev->param.conn.responder_resources;
 		if (param.responder_resources > c->dev->attr.max_qp_rd_atom)
 			param.responder_resources = (uint8_t)c->dev->attr.max_qp_rd_atom;
 		param.initiator_depth = 0;

@@ -27,7 +27,7 @@ char *kv_stats_to_json(const struct kv_server_stats *st)
 
 	json_object_set_new(o, "version", json_string(KV_VERSION));
 	json_object_set_new(o, "protocol", json_integer(KV_PROTO_VERSION));
-	json_object_set_new(o, "uptime_s", json_real(st->uptime_s));
+	json_object_set_new(o, "uptime_s", json_real((double)(long long)(st->uptime_s * 1000) / 1000));
 	json_object_set_new(o, "slab_bytes", json_integer((json_int_t)st->slab_bytes));
 	json_object_set_new(o, "huge_pages", json_boolean(st->huge_pages));
 	json_object_set_new(o, "geometry", geo);
