@@ -1,0 +1,163 @@
+/* test_stats.c - the server's stats as JSON (kv_stats_to_json), read back with jansson. */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv_server.h"
+#include "kv_slot.h"
+
+/* Stats in which every number is distinct and checkable. */
+static struct kv_server_stats sample_stats(void)
+{
+	struct kv_server_stats st;
+
+	memset(&st, 0, sizeof(st));
+	st.uptime_s = 12.5;
+	st.slab_bytes = 64ull << 20;
+	st.huge_pages = true;
+	st.geo.ctrl_off = 262144;
+	st.geo.rec_off = 466944;
+	st.geo.hash_seed = 0xfeedfacecafebeefull;
+	st.geo.nbuckets = 3193;
+	st.geo.bucket_slots = 8;
+	st.geo.rec_size = 1304;
+	st.geo.max_key = 250;
+	st.geo.max_value = 1024;
+	st.slots_total = 25544;
+	st.slots_used = 6386; /* a quarter: exact in binary */
+	st.slots_locked = 2;
+	st.clients_connected = 3;
+	st.connections_total = 17;
+	st.locks_released = 4;
+	st.protocol_errors = 1;
+	return st;
+}
+
+/* Render @st and parse it back; the caller owns the result. */
+static json_t *round_trip(const struct kv_server_stats *st)
+{
+	char *text = kv_stats_to_json(st);
+	json_error_t jerr;
+	json_t *root;
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strchr(text, '\n') == NULL, "not one line: %s", text);
+	root = json_loads(text, 0, &jerr);
+	ck_assert_msg(root != NULL, "not JSON (%s): %s", jerr.text, text);
+	ck_assert(json_is_object(root));
+	free(text);
+	return root;
+}
+
+static json_int_t int_field(json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+
+	ck_assert_msg(json_is_integer(v), "field %s missing or not an integer", name);
+	return json_integer_value(v);
+}
+
+static double real_field(json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+
+	ck_assert_msg(json_is_number(v), "field %s missing or not a number", name);
+	return json_number_value(v);
+}
+
+START_TEST(test_stats_fields)
+{
+	struct kv_server_stats st = sample_stats();
+	json_t *root = round_trip(&st);
+	json_t *version = json_object_get(root, "version");
+
+	ck_assert(json_is_string(version));
+	ck_assert_str_eq(json_string_value(version), KV_VERSION);
+	ck_assert_double_eq(real_field(root, "uptime_s"), 12.5);
+	ck_assert_int_eq(int_field(root, "slab_bytes"), 64ll << 20);
+	ck_assert(json_is_object(json_object_get(root, "geometry")));
+	ck_assert_int_eq(int_field(root, "slots_total"), 25544);
+	ck_assert_int_eq(int_field(root, "slots_used"), 6386);
+	ck_assert_double_eq(real_field(root, "load_factor"), 0.25);
+	ck_assert_int_eq(int_field(root, "clients_connected"), 3);
+	ck_assert_int_eq(int_field(root, "connections_total"), 17);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_stats_geometry)
+{
+	struct kv_server_stats st = sample_stats();
+	json_t *root = round_trip(&st);
+	json_t *geo = json_object_get(root, "geometry");
+
+	ck_assert(json_is_object(geo));
+	ck_assert_int_eq(int_field(geo, "buckets"), 3193);
+	ck_assert_int_eq(int_field(geo, "bucket_slots"), 8);
+	ck_assert_int_eq(int_field(geo, "record_bytes"), 1304);
+	ck_assert_int_eq(int_field(geo, "max_key"), 250);
+	ck_assert_int_eq(int_field(geo, "max_value"), 1024);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_stats_empty_table)
+{
+	struct kv_server_stats st;
+	json_t *root;
+
+	memset(&st, 0, sizeof(st));
+	root = round_trip(&st);
+	/* No slots: a load factor of 0, not NaN (which would not be JSON). */
+	ck_assert_double_eq(real_field(root, "load_factor"), 0.0);
+	ck_assert_int_eq(int_field(root, "slots_total"), 0);
+	ck_assert_double_eq(real_field(root, "uptime_s"), 0.0);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_stats_large_numbers)
+{
+	struct kv_server_stats st = sample_stats();
+	json_t *root;
+
+	st.slab_bytes = 1ull << 40;
+	st.slots_total = 1ull << 33;
+	st.slots_used = 1ull << 33;
+	st.connections_total = (1ull << 53) + 1;
+	st.uptime_s = 86400.0 * 365;
+	root = round_trip(&st);
+	ck_assert_int_eq(int_field(root, "slab_bytes"), 1ll << 40);
+	ck_assert_int_eq(int_field(root, "slots_total"), 1ll << 33);
+	ck_assert_double_eq(real_field(root, "load_factor"), 1.0);
+	ck_assert_int_eq(int_field(root, "connections_total"), (1ll << 53) + 1);
+	ck_assert_double_eq(real_field(root, "uptime_s"), 86400.0 * 365);
+	json_decref(root);
+}
+END_TEST
+
+static Suite *stats_suite(void)
+{
+	Suite *s = suite_create("stats");
+	TCase *tc = tcase_create("json");
+
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_stats_fields);
+	tcase_add_test(tc, test_stats_geometry);
+	tcase_add_test(tc, test_stats_empty_table);
+	tcase_add_test(tc, test_stats_large_numbers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(stats_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
