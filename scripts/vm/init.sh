@@ -4,7 +4,8 @@
 #
 # Console (ttyS0): everything human-readable, interleaved with kernel messages.
 # Control channel (ttyS1, only this script writes there): one "KVVM ..." line
-# per event, and the tar.gz of /out in base64 between OUT-BEGIN and OUT-END.
+# per event, and after each scenario a tar.gz of its files in base64 between
+# OUT-BEGIN and OUT-END.
 # The host parses ttyS1 only, so console noise cannot confuse it.
 
 export PATH=/usr/sbin:/usr/bin
@@ -29,12 +30,15 @@ uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
 ctl() { echo "KVVM $*" >&3; }
 say() { echo "[vm $(uptime_s)] $*"; }
 
+# send_out NAME: ship /out/NAME and /out/NAME.log to the host right away, so a
+# later crash cannot lose them.
+send_out() {
+	ctl OUT-BEGIN "$1"
+	tar -C /out -cf - "$1" "$1.log" | gzip -c | base64 >&3
+	ctl OUT-END "$1"
+}
+
 finish() {
-	if [ -n "$(ls -A /out)" ]; then
-		ctl OUT-BEGIN
-		tar -C /out -cf - . | gzip -c | base64 >&3
-		ctl OUT-END
-	fi
 	ctl END "$(uptime_s)"
 	exec 3>&- # closing the tty waits until it has drained
 	say "powering off"
@@ -60,12 +64,12 @@ setup_rxe() {
 	ulimit -l unlimited
 }
 
-# PIDs of user processes (kernel threads have no exe link).
+# PIDs of user processes (kernel threads have no exe link), on one line.
 user_pids() {
 	for d in /proc/[0-9]*; do
 		p=${d#/proc/}
 		[ "$p" = 1 ] && continue
-		[ -n "$(readlink "$d/exe" 2>/dev/null)" ] && echo "$p"
+		[ -n "$(readlink "$d/exe" 2>/dev/null)" ] && printf '%s ' "$p"
 	done
 }
 
@@ -84,9 +88,16 @@ kill_leftovers() {
 	done
 	# shellcheck disable=SC2086
 	kill -TERM $left 2>/dev/null
-	sleep 0.3
+	i=0
+	while [ "$i" -lt 10 ]; do # up to 1 s for them to go, then KILL
+		still=""
+		for p in $left; do [ -e "/proc/$p/exe" ] && still="$still $p"; done
+		[ -z "$still" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
 	# shellcheck disable=SC2086
-	kill -KILL $left 2>/dev/null
+	kill -KILL $still 2>/dev/null
 }
 
 run_scenario() { # $1 run name, $2 script path
@@ -98,6 +109,7 @@ run_scenario() { # $1 run name, $2 script path
 	before="$(user_pids)"
 	t0=$(uptime_s)
 	say "=== RUN $name"
+	ctl START "$name"
 	(
 		cd "/tmp/run/$name" || exit 1
 		export KV_ADDR="$KVVM_ADDR" KV_OUT="/out/$name" KV_NAME="$name"
@@ -120,8 +132,10 @@ run_scenario() { # $1 run name, $2 script path
 		say "=== FAIL $name (exit $rc, ${secs}s)"
 	fi
 	ctl RESULT "$name" "$rc" "$secs"
+	send_out "$name"
 }
 
+echo # end the firmware's last console line
 ctl BOOT "$(uptime_s)"
 if ! setup_rxe; then
 	ctl SETUP-FAILED "$(uptime_s)"

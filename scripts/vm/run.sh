@@ -43,11 +43,11 @@ done
 for f in "${scenarios[@]}" "${extras[@]}"; do
 	[ -f "$f" ] || die "no such file: $f"
 done
-if [ -z "$out_dir" ]; then # the default one is ours to clean
+clean_out=""
+if [ -z "$out_dir" ]; then # the default one is ours to empty (at the end)
 	out_dir=$root/build/vm-out
-	rm -rf "$out_dir"
+	clean_out=1
 fi
-mkdir -p "$out_dir"
 
 t_start=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -281,10 +281,16 @@ vm_secs=$(elapsed "$t_boot")
 
 # --- results ------------------------------------------------------------------
 tr -d '\r' <"$work/ctl" >"$work/ctl.txt"
-if grep -q '^KVVM OUT-END' "$work/ctl.txt"; then
-	sed -n '/^KVVM OUT-BEGIN/,/^KVVM OUT-END/{/^KVVM/d;p}' "$work/ctl.txt" |
-		base64 -d | tar -xzf - -C "$out_dir" || say "could not unpack the VM's output files"
-fi
+if [ -n "$clean_out" ]; then rm -rf "$out_dir"; fi
+mkdir -p "$out_dir"
+# Each complete OUT-BEGIN..OUT-END block is one base64 tar.gz.
+awk -v d="$work" '
+	/^KVVM OUT-BEGIN / { f = d "/out." ++n ".b64"; next }
+	/^KVVM OUT-END / { if (f != "") print f; f = ""; next }
+	f != "" { print > f }' "$work/ctl.txt" >"$work/blocks"
+while read -r b; do
+	base64 -d <"$b" | tar -xzf - -C "$out_dir" || say "could not unpack a block of output files"
+done <"$work/blocks"
 status=0
 echo "==================== summary ===================="
 ready=$(awk '$2 == "READY" { print $3 }' "$work/ctl.txt")
@@ -303,6 +309,10 @@ while read -r _ _ name rc secs; do
 		echo "=== FAIL $name (exit $rc, ${secs}s)"; fail=$((fail + 1))
 	fi
 done < <(grep '^KVVM RESULT ' "$work/ctl.txt")
+died=$(awk '$2 == "START" { s = $3 } $2 == "RESULT" { s = "" } END { print s }' "$work/ctl.txt")
+if [ -n "$died" ]; then
+	echo "=== FAIL $died (the VM stopped during it)"; fail=$((fail + 1))
+fi
 not_run=$((${#scenarios[@]} - pass - fail))
 [ "$fail" -eq 0 ] && [ "$not_run" -eq 0 ] || status=1
 [ "$not_run" -eq 0 ] || echo "=== NOT RUN: $not_run scenario(s)"

@@ -29,6 +29,7 @@ start_server() {
 	KV_SERVER_N=$((KV_SERVER_N + 1))
 	KV_SERVER_LOG=$KV_OUT/kvserver.$KV_SERVER_N.log
 	export KV_SERVER_LOG
+	: >"$KV_SERVER_LOG" # exists before the background redirection happens
 	case " $* " in
 	*" -a "*) kvserver "$@" 2>"$KV_SERVER_LOG" & ;;
 	*) kvserver -a "$KV_ADDR" "$@" 2>"$KV_SERVER_LOG" & ;;
@@ -68,7 +69,8 @@ stop_server() {
 }
 
 # expect_exit CODE CMD...: run CMD, fail unless it exits with CODE. Its stdout
-# and stderr are echoed and kept in the files $LAST_OUT and $LAST_ERR.
+# and stderr are kept in the files $LAST_OUT and $LAST_ERR, and echoed unless
+# KV_QUIET=1 (they are always echoed on failure).
 LAST_OUT=/tmp/$$.last.out
 LAST_ERR=/tmp/$$.last.err
 expect_exit() {
@@ -76,9 +78,25 @@ expect_exit() {
 	shift
 	"$@" >"$LAST_OUT" 2>"$LAST_ERR"
 	got=$?
-	sed 's/^/   out| /' "$LAST_OUT"
-	sed 's/^/   err| /' "$LAST_ERR"
+	if [ "$got" != "$want" ] || [ "${KV_QUIET:-0}" != 1 ]; then
+		sed 's/^/   out| /' "$LAST_OUT"
+		sed 's/^/   err| /' "$LAST_ERR"
+	fi
 	[ "$got" = "$want" ] || fail "expected exit $want, got $got from: $*"
+}
+
+# has_line FILE TEXT: FILE has a line that is exactly TEXT.
+has_line() { grep -Fqx -- "$2" "$1"; }
+
+# expect_demo_ok STRING [KVCLI OPTIONS]: kvcli demo succeeds: exit 0, the
+# SUCCESS line on stdout, no FAILURE line.
+expect_demo_ok() {
+	s=$1
+	shift
+	expect_exit 0 kvcli "$@" demo -s "$s"
+	has_line "$LAST_OUT" 'SUCCESS, source and destination buffers match' ||
+		fail "kvcli demo: no SUCCESS line on stdout"
+	! grep -q '^FAILURE' "$LAST_OUT" "$LAST_ERR" || fail "kvcli demo printed a FAILURE line"
 }
 
 # fd_count PID: number of open file descriptors.
