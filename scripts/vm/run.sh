@@ -36,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--extra) extras+=("${2:?}"); shift 2 ;;
 	-h | --help) usage ;;
 	-*) die "unknown option $1" ;;
+	*/lib.sh | lib.sh) shift ;; # helpers, not a scenario (tests/vm/*.sh)
 	*) scenarios+=("$1"); shift ;;
 	esac
 done
