@@ -62,7 +62,7 @@ int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = 5000;
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:a:p:t:hV", longopts, NULL)) != -1) {
 		switch (opt) {

@@ -116,6 +116,11 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 	}
 	if (kv_geometry_check(&h->geo, h->slab_len, err, errlen))
 		return -EBADMSG;
+	if (h->scratch_off < h->geo.rec_off + kv_nslots(&h->geo) * 2 * h->geo.rec_size &&
+	    h->scratch_off + h->scratch_len > h->geo.ctrl_off) {
+		snprintf(err, errlen, "hello: scratch area overlaps the table");
+		return -EBADMSG;
+	}
 	return 0;
 }
 
@@ -149,6 +154,10 @@ int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 	if (g->rec_off % 8 || g->rec_off > slab_len ||
 	    nslots * 2 > (slab_len - g->rec_off) / g->rec_size) {
 		snprintf(err, errlen, "geometry: records outside the slab");
+		return -EINVAL;
+	}
+	if (g->ctrl_off + nslots * 8 > g->rec_off) {
+		snprintf(err, errlen, "geometry: control words overlap the records");
 		return -EINVAL;
 	}
 	return 0;

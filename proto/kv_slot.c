@@ -167,7 +167,7 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 	/* A copy we only saw part of may be the newer one: look at all of it. */
 	for (int i = 0; i < 2; i++)
 		if (st[i] == KV_REC_SHORT &&
-		    (best < 0 || seq_after(ld64(copy[i]), view[best].seq)))
+		    (best < 0 || len[i] < 8 || seq_after(ld64(copy[i]), view[best].seq)))
 			shorter = true;
 	if (shorter) {
 		*need = want[0] > want[1] ? want[0] : want[1];

@@ -51,7 +51,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->slab_size = 64ull << 20;
 	o->max_key = KV_KEY_LIMIT;
 	o->max_value = KV_DEFAULT_MAX_VALUE;
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
