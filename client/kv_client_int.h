@@ -26,8 +26,10 @@ struct kv__ws {
 	uint64_t *ctrl;   /* b1's then b2's control words */
 	uint64_t *word;   /* 4 single words: home ctrl, CAS results */
 	uint64_t *wctrl;  /* 4 words to write */
-	uint8_t *home[2]; /* the home slot's copies, rec_size each */
-	uint8_t *cand;    /* 2 copies per candidate slot */
+	uint8_t *slot;      /* image of the home slot, 2 * rec_size */
+	uint8_t *home[2];   /* its copies, gathered, rec_size each */
+	uint8_t *cand;      /* images of candidate slots */
+	uint8_t *gather[2]; /* a candidate's copies, gathered */
 	uint8_t *wrec;    /* the record being written */
 };
 
@@ -48,12 +50,11 @@ struct kv_client {
 	bool debug;             /* KV_DEBUG set: log every verb posted */
 	uint8_t *msg_send, *msg_recv; /* KV_MSG_MAX each */
 	uint8_t *demo_src, *demo_dst;
-	uint8_t *multi;               /* depth * 2 * rec_size */
+	uint8_t *multi;               /* depth slot-head images */
 	struct kv__ws ws;
 	struct kv_hello hello;
 	unsigned depth;
 	unsigned timeout_ms;
-	size_t vlen_hint;             /* how much value a GET reads first */
 	bool broken;                  /* the QP failed: every call fails */
 	uint64_t rng;
 	struct kv_counters cnt;

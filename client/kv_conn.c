@@ -96,7 +96,10 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 		wr[i].sg_list = &sge[i];
 		wr[i].num_sge = 1;
 		wr[i].opcode = w[i].op;
-		wr[i].send_flags = IBV_SEND_SIGNALED;
+		/* Only the last is signaled: an RC queue completes in order, so
+		 * its completion means every earlier one is done (and an error
+		 * on any of them still makes a completion). */
+		wr[i].send_flags = i + 1 == n ? IBV_SEND_SIGNALED : 0;
 		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
 		if (w[i].op == IBV_WR_ATOMIC_CMP_AND_SWP) {
 			wr[i].wr.atomic.remote_addr = c->hello.slab_addr + w[i].off;
@@ -127,7 +130,7 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
 		return -ret;
 	}
-	return kv__poll(c, c->send_cq, n, NULL);
+	return kv__poll(c, c->send_cq, 1, NULL);
 }
 
 static int kv__post_recv(kv_client *c)
@@ -234,7 +237,6 @@ static int kv__setup_buffers(kv_client *c)
 {
 	const struct kv_geometry *g = &c->hello.geo;
 	size_t rec = g->rec_size, bs = g->bucket_slots;
-	size_t stride = rec < 4096 ? rec : 4096;
 	size_t ncand = (1u << 20) / (2 * rec);
 	size_t off = 0, len;
 
@@ -243,10 +245,12 @@ static int kv__setup_buffers(kv_client *c)
 	if (ncand > 2 * bs)
 		ncand = 2 * bs;
 	c->ncand = (unsigned)ncand;
-	c->multi_stride = stride;
-	len = KV__ALIGN(2 * bs * 8) + 3 * 64 + 2 * KV__ALIGN(rec) +
+	/* A kv_get_multi() slot holds two heads, or a value the slow path found. */
+	c->multi_stride = KV__ALIGN(2 * (size_t)g->head_size > g->max_value
+					    ? 2 * (size_t)g->head_size : g->max_value);
+	len = KV__ALIGN(2 * bs * 8) + 2 * 64 + KV__ALIGN(2 * rec) + 4 * KV__ALIGN(rec) +
 	      KV__ALIGN(ncand * 2 * rec) + KV__ALIGN(rec) +
-	      (size_t)c->depth * 2 * KV__ALIGN(stride) + 2 * KV_SCRATCH_LEN;
+	      KV__ALIGN((size_t)c->depth * c->multi_stride) + 2 * KV_SCRATCH_LEN;
 	c->buf = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 	if (!c->buf)
 		return -ENOMEM;
@@ -256,11 +260,14 @@ static int kv__setup_buffers(kv_client *c)
 	KV__CARVE(c->ws.ctrl, uint64_t *, 2 * bs * 8);
 	KV__CARVE(c->ws.word, uint64_t *, 64);
 	KV__CARVE(c->ws.wctrl, uint64_t *, 64);
+	KV__CARVE(c->ws.slot, uint8_t *, 2 * rec);
 	KV__CARVE(c->ws.home[0], uint8_t *, rec);
 	KV__CARVE(c->ws.home[1], uint8_t *, rec);
+	KV__CARVE(c->ws.gather[0], uint8_t *, rec);
+	KV__CARVE(c->ws.gather[1], uint8_t *, rec);
 	KV__CARVE(c->ws.cand, uint8_t *, ncand * 2 * rec);
 	KV__CARVE(c->ws.wrec, uint8_t *, rec);
-	KV__CARVE(c->multi, uint8_t *, (size_t)c->depth * 2 * KV__ALIGN(stride));
+	KV__CARVE(c->multi, uint8_t *, (size_t)c->depth * c->multi_stride);
 	KV__CARVE(c->demo_src, uint8_t *, KV_SCRATCH_LEN);
 	KV__CARVE(c->demo_dst, uint8_t *, KV_SCRATCH_LEN);
 #undef KV__CARVE
@@ -306,7 +313,6 @@ static int kv__handshake(kv_client *c, const char *where)
 		kv__seterr(c, "%s: registering buffers: %s", where, strerror(-ret));
 		return ret;
 	}
-	c->vlen_hint = 64;
 	c->debug = getenv("KV_DEBUG") != NULL;
 	c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id;
 	return 0;

@@ -47,21 +47,6 @@ static uint64_t kv__ms(void)
 
 static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
 
-/* How much of a copy the first READ fetches: header, key, a value guess. */
-static uint32_t kv__prefix(const kv_client *c, size_t klen)
-{
-	size_t n = KV_REC_HDR + klen + c->vlen_hint;
-
-	n = (n + 7) & ~(size_t)7;
-	return (uint32_t)(n < G(c)->rec_size ? n : G(c)->rec_size);
-}
-
-static void kv__note_vlen(kv_client *c, size_t vlen)
-{
-	if (vlen > c->vlen_hint || vlen + 256 < c->vlen_hint)
-		c->vlen_hint = vlen > 64 ? vlen : 64;
-}
-
 static void kv__rd(struct kv__wr *w, uint64_t off, void *local, uint32_t len)
 {
 	*w = (struct kv__wr){.op = IBV_WR_RDMA_READ, .off = off, .local = local, .len = len};
@@ -81,34 +66,30 @@ static void kv__cas(struct kv__wr *w, uint64_t off, uint64_t *result,
 }
 
 /*
- * Read the home slot's two copies (prefixes, then whole if needed), and
- * optionally its control word first, in one doorbell. What it holds goes
- * to *rec; returns the kv_pick verdict or a negative errno.
+ * RT1 of every operation: one READ of the home slot's two heads. A record
+ * longer than a head takes a second READ of the whole slot. Returns the
+ * kv_pick verdict (with *rec filled as kv_slot_pick does) or a negative errno.
  */
-static int kv__read_home(kv_client *c, const struct kv_keyhash *kh, size_t klen,
-			 bool with_ctrl, struct kv_rec_view *rec)
+static int kv__read_home(kv_client *c, const struct kv_keyhash *kh,
+			 struct kv_rec_view *rec)
 {
-	struct kv__wr w[3];
-	uint32_t len = kv__prefix(c, klen);
-	unsigned n = 0;
+	uint32_t h = G(c)->head_size, rs = G(c)->rec_size;
+	struct kv__wr w;
 	size_t need = 0;
 	int ret, pick;
 
-	if (with_ctrl)
-		kv__rd(&w[n++], kv_ctrl_off(G(c), kh->home), &c->ws.word[0], 8);
-	kv__rd(&w[n++], kv_rec_off(G(c), kh->home, 0), c->ws.home[0], len);
-	kv__rd(&w[n++], kv_rec_off(G(c), kh->home, 1), c->ws.home[1], len);
-	if ((ret = kv__run(c, w, n)))                                   /* RT1 */
+	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * h);
+	if ((ret = kv__run(c, &w, 1)))
 		return ret;
-	pick = kv_slot_pick(c->ws.home[0], len, c->ws.home[1], len, G(c), rec, &need);
+	pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, h, G(c), rec, &need);
 	if (pick != KV_PICK_SHORT)
 		return pick;
-	len = (uint32_t)need;
-	kv__rd(&w[0], kv_rec_off(G(c), kh->home, 0), c->ws.home[0], len);
-	kv__rd(&w[1], kv_rec_off(G(c), kh->home, 1), c->ws.home[1], len);
-	if ((ret = kv__run(c, w, 2)))
+	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * rs);
+	if ((ret = kv__run(c, &w, 1)))
 		return ret;
-	pick = kv_slot_pick(c->ws.home[0], len, c->ws.home[1], len, G(c), rec, &need);
+	kv_slot_gather(G(c), c->ws.slot, 0, c->ws.home[0]);
+	kv_slot_gather(G(c), c->ws.slot, 1, c->ws.home[1]);
+	pick = kv_slot_pick(c->ws.home[0], rs, c->ws.home[1], rs, G(c), rec, &need);
 	return pick == KV_PICK_SHORT ? KV_PICK_TORN : pick;
 }
 
@@ -143,16 +124,19 @@ static int kv__probe(kv_client *c, const struct kv_keyhash *kh, const void *key,
 		int ret;
 
 		for (unsigned i = 0; i < k; i++)
-			for (unsigned cp = 0; cp < 2; cp++)
-				kv__rd(&w[2 * i + cp], kv_rec_off(G(c), slot[base + i], cp),
-				       c->ws.cand + (2 * i + cp) * (size_t)rec, rec);
-		if ((ret = kv__run(c, w, 2 * k)))
+			kv__rd(&w[i], kv_slot_off(G(c), slot[base + i]),
+			       c->ws.cand + i * 2 * (size_t)rec, 2 * rec);
+		if ((ret = kv__run(c, w, k)))
 			return ret;
 		for (unsigned i = 0; i < k; i++) {
-			uint8_t *c0 = c->ws.cand + 2 * i * (size_t)rec;
+			const uint8_t *img = c->ws.cand + i * 2 * (size_t)rec;
 			size_t need = 0;
-			int pick = kv_slot_pick(c0, rec, c0 + rec, rec, G(c), &f->rec, &need);
+			int pick;
 
+			kv_slot_gather(G(c), img, 0, c->ws.gather[0]);
+			kv_slot_gather(G(c), img, 1, c->ws.gather[1]);
+			pick = kv_slot_pick(c->ws.gather[0], rec, c->ws.gather[1], rec, G(c),
+					    &f->rec, &need);
 			if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, key, klen)) {
 				f->slot = slot[base + i];
 				f->ctrl = ctrl[base + i];
@@ -172,7 +156,7 @@ static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__f
 	int pick, ret;
 
 	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, klen, false, &f->rec);            /* RT1 */
+	pick = kv__read_home(c, &kh, &f->rec);                         /* RT1 */
 	if (pick < 0)
 		return pick;
 	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, key, klen)) {
@@ -234,7 +218,6 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	ret = KV__RETRY(c, kv__get_once(c, key, klen, &f));
 	if (ret)
 		return ret;
-	kv__note_vlen(c, f.rec.vlen);
 	*vlen = f.rec.vlen;
 	if (f.rec.vlen > cap)
 		return -ENOBUFS;
@@ -245,69 +228,55 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		 struct kv_result *res)
 {
-	struct kv__wr w[2 * KV_MAX_DEPTH];
+	uint32_t h = G(c)->head_size;
+	size_t stride = c->multi_stride;
+	struct kv__wr w[KV_MAX_DEPTH];
 	struct kv_keyhash kh;
-	size_t stride = (c->multi_stride + 63) & ~(size_t)63;
-	uint32_t len[KV_MAX_DEPTH];
+	unsigned nw = 0, slot_of[KV_MAX_DEPTH];
 	int ret;
 
 	if (n > c->depth)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *c0 = c->multi + 2 * i * stride;
-
 		res[i].status = kv__check_key(c, keys[i].klen);
 		if (res[i].status)
 			continue;
 		kv_key_hash(G(c), keys[i].key, keys[i].klen, &kh);
-		len[i] = kv__prefix(c, keys[i].klen);
-		if (len[i] > c->multi_stride)
-			len[i] = (uint32_t)c->multi_stride;
-		kv__rd(&w[2 * i], kv_rec_off(G(c), kh.home, 0), c0, len[i]);
-		kv__rd(&w[2 * i + 1], kv_rec_off(G(c), kh.home, 1), c0 + stride, len[i]);
+		slot_of[i] = nw;
+		kv__rd(&w[nw++], kv_slot_off(G(c), kh.home), c->multi + i * stride, 2 * h);
 	}
-	for (unsigned i = 0; i < n; i++) /* keep the chain dense */
-		if (res[i].status)
-			kv__rd(&w[2 * i], 0, c->multi, 8), kv__rd(&w[2 * i + 1], 0, c->multi, 8);
-	if (n && (ret = kv__run(c, w, 2 * n)))        /* every first READ, one doorbell */
+	if (nw && (ret = kv__run(c, w, nw)))      /* every first READ, one doorbell */
 		return ret;
+	(void)slot_of;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *c0 = c->multi + 2 * i * stride;
+		uint8_t *img = c->multi + i * stride;
 		struct kv_rec_view v;
+		struct kv__found f;
 		size_t need = 0;
 
 		if (res[i].status)
 			continue;
-		if (kv_slot_pick(c0, len[i], c0 + stride, len[i], G(c), &v, &need) ==
-			    KV_PICK_RECORD &&
+		if (kv_slot_pick(img, h, img + h, h, G(c), &v, &need) == KV_PICK_RECORD &&
 		    kv_rec_is_key(&v, keys[i].key, keys[i].klen)) {
 			res[i].val = v.val;
 			res[i].vlen = v.vlen;
 			continue;
 		}
-		/* Anything else takes the full path; keep its value in place of
-		 * the prefixes it replaces. */
-		{
-			struct kv__found f;
-
-			res[i].status = KV__RETRY(c, kv__get_once(c, keys[i].key,
-								  keys[i].klen, &f));
-			if (res[i].status == -ENOTCONN || res[i].status == -ECONNRESET ||
-			    res[i].status == -ETIMEDOUT)
-				return res[i].status;
-			if (!res[i].status) {
-				size_t room = 2 * stride;
-
-				res[i].vlen = f.rec.vlen;
-				if (f.rec.vlen > room) {
-					res[i].status = -ENOBUFS;
-					continue;
-				}
-				memmove(c0, f.rec.val, f.rec.vlen);
-				res[i].val = c0;
-				kv__note_vlen(c, f.rec.vlen);
-			}
+		/* Anything else takes the full path; its value then goes where
+		 * this key's heads were. */
+		res[i].status = KV__RETRY(c, kv__get_once(c, keys[i].key, keys[i].klen, &f));
+		if (res[i].status == -ENOTCONN || res[i].status == -ECONNRESET ||
+		    res[i].status == -ETIMEDOUT)
+			return res[i].status;
+		if (res[i].status)
+			continue;
+		res[i].vlen = f.rec.vlen;
+		if (f.rec.vlen > stride) {
+			res[i].status = -ENOBUFS;
+			continue;
 		}
+		memmove(img, f.rec.val, f.rec.vlen);
+		res[i].val = img;
 	}
 	return 0;
 }
@@ -328,8 +297,10 @@ static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t sl
 	uint16_t me = c->hello.client_id;
 	uint64_t seq = kv_seq_next(kv_ctrl_seq(ctrl));
 	unsigned copy = 1 - kv_ctrl_active(ctrl);
+	uint32_t h = G(c)->head_size;
 	bool del = val == NULL;
-	struct kv__wr w[3];
+	struct kv__wr w[4];
+	unsigned n = 0;
 	size_t len;
 	int ret;
 
@@ -343,14 +314,21 @@ static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t sl
 	}
 	len = del ? kv_rec_encode(c->ws.wrec, seq, KV_REC_TOMBSTONE, NULL, 0, NULL, 0)
 		  : kv_rec_encode(c->ws.wrec, seq, 0, key, klen, val, vlen);
-	w[0] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE, .off = kv_rec_off(G(c), slot, copy),
-			       .local = c->ws.wrec, .len = (uint32_t)len};
-	kv__wr8(&w[1], kv_ctrl_off(G(c), slot), &c->ws.wctrl[0],
+	/* The record goes to the copy that is not active, head then tail; the
+	 * control word that publishes it and unlocks the slot goes last. */
+	w[n++] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE,
+				 .off = kv_head_off(G(c), slot, copy), .local = c->ws.wrec,
+				 .len = (uint32_t)(len < h ? len : h)};
+	if (len > h)
+		w[n++] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE,
+					 .off = kv_tail_off(G(c), slot, copy),
+					 .local = c->ws.wrec + h, .len = (uint32_t)(len - h)};
+	kv__wr8(&w[n++], kv_ctrl_off(G(c), slot), &c->ws.wctrl[0],
 		del ? kv_ctrl_make(0, 0, false, copy, seq)
 		    : kv_ctrl_make(0, kh->fp, true, copy, seq));
 	if (restore_home)   /* release the insert lock on the key's home slot */
-		kv__wr8(&w[2], kv_ctrl_off(G(c), kh->home), &c->ws.wctrl[1], *restore_home);
-	return kv__run(c, w, restore_home ? 3 : 2);                     /* RT3 */
+		kv__wr8(&w[n++], kv_ctrl_off(G(c), kh->home), &c->ws.wctrl[1], *restore_home);
+	return kv__run(c, w, n);                                        /* RT3 */
 }
 
 /* Put the control words of the slots we locked back as they were. */
@@ -447,19 +425,17 @@ static int kv__put_once(kv_client *c, const void *key, size_t klen, const void *
 	int pick, ret;
 
 	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, klen, true, &f.rec);              /* RT1 */
+	pick = kv__read_home(c, &kh, &f.rec);                          /* RT1 */
 	if (pick < 0)
 		return pick;
-	hctrl = c->ws.word[0];
-	if (kv_ctrl_owner(hctrl))
-		return -EBUSY;
-	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f.rec, key, klen)) {
-		f.slot = kh.home;
-		f.ctrl = hctrl;
-		return kv__update_found(c, &kh, &f, key, klen, val, vlen);
-	}
-	if (pick == KV_PICK_TORN && kv_ctrl_used(hctrl))
+	if (pick == KV_PICK_TORN)
 		return -EAGAIN;
+	/* What the home slot's control word must be if nobody is writing it:
+	 * the lock CAS expects exactly that, so RT1 need not read it. */
+	hctrl = kv_slot_ctrl_of(G(c), pick, &f.rec);
+	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f.rec, key, klen))
+		return kv__write_slot(c, &kh, kh.home, hctrl, false, key, klen, val, vlen,
+				      NULL);
 	if (val == NULL) { /* delete: the key is elsewhere or nowhere */
 		if ((ret = kv__read_buckets(c, &kh)))
 			return ret;
@@ -494,17 +470,15 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 int kv_debug_scribble(kv_client *c, const void *key, size_t klen)
 {
 	struct kv_keyhash kh;
-	struct kv__wr w[2];
+	struct kv__wr w;
 	uint32_t rec = G(c)->rec_size;
 
 	if (kv__check_key(c, klen))
 		return -EINVAL;
 	kv_key_hash(G(c), key, klen, &kh);
 	for (uint32_t i = 0; i < 2 * rec; i++)
-		c->ws.cand[i] = (uint8_t)kv__rand(c);
-	for (unsigned cp = 0; cp < 2; cp++)
-		w[cp] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE,
-					.off = kv_rec_off(G(c), kh.home, cp),
-					.local = c->ws.cand + cp * (size_t)rec, .len = rec};
-	return kv__run(c, w, 2);
+		c->ws.slot[i] = (uint8_t)kv__rand(c);
+	w = (struct kv__wr){.op = IBV_WR_RDMA_WRITE, .off = kv_slot_off(G(c), kh.home),
+			    .local = c->ws.slot, .len = 2 * rec};
+	return kv__run(c, &w, 1);
 }

@@ -65,7 +65,8 @@ size_t kv_hello_encode(uint8_t *buf, const struct kv_hello *h)
 	put32(p + 72, h->geo.rec_size);
 	put32(p + 76, h->geo.max_key);
 	put32(p + 80, h->geo.max_value);
-	/* 84..95 reserved, zero */
+	put32(p + 84, h->geo.head_size);
+	/* 88..95 reserved, zero */
 	return KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN;
 }
 
@@ -104,6 +105,7 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 	h->geo.rec_size = get32(p + 72);
 	h->geo.max_key = get32(p + 76);
 	h->geo.max_value = get32(p + 80);
+	h->geo.head_size = get32(p + 84);
 
 	if (h->client_id == 0) {
 		snprintf(err, errlen, "hello carries client id 0");
@@ -144,6 +146,11 @@ int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 	if (g->rec_size % 8 ||
 	    g->rec_size < KV_REC_HDR + (uint64_t)g->max_key + g->max_value) {
 		snprintf(err, errlen, "geometry: record size %u too small", g->rec_size);
+		return -EINVAL;
+	}
+	if (g->head_size % 8 || g->head_size < KV_REC_HDR + 8 ||
+	    g->head_size > g->rec_size) {
+		snprintf(err, errlen, "geometry: head size %u", g->head_size);
 		return -EINVAL;
 	}
 	if (g->ctrl_off % 8 || g->ctrl_off > slab_len ||

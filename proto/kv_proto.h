@@ -37,6 +37,7 @@ struct kv_geometry {
 	uint32_t nbuckets;
 	uint32_t bucket_slots; /* slots per bucket */
 	uint32_t rec_size;     /* bytes per record copy (header + key + value) */
+	uint32_t head_size;    /* bytes of each copy kept in the slot's head */
 	uint32_t max_key;
 	uint32_t max_value;
 };

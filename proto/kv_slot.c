@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -33,7 +34,7 @@ void kv_key_hash(const struct kv_geometry *g, const void *key, size_t klen,
 }
 
 int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
-		       uint32_t bucket_slots, uint64_t seed,
+		       uint32_t bucket_slots, uint32_t head_size, uint64_t seed,
 		       struct kv_geometry *g, char *err, size_t errlen)
 {
 	uint64_t rec_size = (KV_REC_HDR + (uint64_t)max_key + max_value + 7) & ~7ull;
@@ -66,7 +67,17 @@ int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
 	g->rec_size = (uint32_t)rec_size;
 	g->max_key = max_key;
 	g->max_value = max_value;
+	g->head_size = head_size < g->rec_size ? head_size : g->rec_size;
 	return kv_geometry_check(g, slab_len, err, errlen);
+}
+
+void kv_slot_gather(const struct kv_geometry *g, const uint8_t *slot_img,
+		    unsigned copy, uint8_t *out)
+{
+	uint32_t h = g->head_size, t = g->rec_size - g->head_size;
+
+	memcpy(out, slot_img + (copy & 1) * h, h);
+	memcpy(out + h, slot_img + 2 * h + (copy & 1) * t, t);
 }
 
 size_t kv_rec_encode(uint8_t *buf, uint64_t seq, uint16_t flags,
@@ -129,6 +140,7 @@ enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
 	if (XXH3_64bits_withSeed(buf + 16, total - 16, seq) != sum)
 		return KV_REC_BAD;
 	v->seq = seq;
+	v->copy = 0;
 	v->flags = flags;
 	v->klen = klen;
 	v->vlen = vlen;
@@ -173,12 +185,27 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 		*need = want[0] > want[1] ? want[0] : want[1];
 		return KV_PICK_SHORT;
 	}
-	if (best < 0)
-		return bad ? KV_PICK_TORN : KV_PICK_NONE;
-	if (view[best].flags & KV_REC_TOMBSTONE)
-		return KV_PICK_NONE;
+	if (best < 0) {
+		/* One copy never written and the other bad is a first write in
+		 * flight, or one that died: the slot holds nothing yet. */
+		memset(v, 0, sizeof(*v));
+		return bad && st[0] != KV_REC_EMPTY && st[1] != KV_REC_EMPTY ? KV_PICK_TORN
+									     : KV_PICK_NONE;
+	}
 	*v = view[best];
-	return KV_PICK_RECORD;
+	v->copy = (unsigned)best;
+	return (v->flags & KV_REC_TOMBSTONE) ? KV_PICK_NONE : KV_PICK_RECORD;
+}
+
+uint64_t kv_slot_ctrl_of(const struct kv_geometry *g, enum kv_pick pick,
+			 const struct kv_rec_view *v)
+{
+	struct kv_keyhash kh;
+
+	if (pick != KV_PICK_RECORD)
+		return v->seq ? kv_ctrl_make(0, 0, false, v->copy, v->seq) : 0;
+	kv_key_hash(g, v->key, v->klen, &kh);
+	return kv_ctrl_make(0, kh.fp, true, v->copy, v->seq);
 }
 
 bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen)
@@ -244,29 +271,18 @@ static uint64_t *ctrl_word(uint8_t *slab, const struct kv_geometry *g, uint64_t 
 
 /* The control word a slot should carry, given what its copies hold. */
 static uint64_t settle(const uint8_t *slab, const struct kv_geometry *g,
-		       uint64_t slot, uint64_t c)
+		       uint64_t slot, uint64_t c, uint8_t *copy0, uint8_t *copy1)
 {
-	struct kv_rec_view view[2];
+	struct kv_rec_view v;
 	size_t need = 0;
-	int best = -1;
+	enum kv_pick pick;
 
-	for (unsigned i = 0; i < 2; i++) {
-		if (kv_rec_decode(slab + kv_rec_off(g, slot, i), g->rec_size, g,
-				  &view[i], &need) != KV_REC_VALID)
-			continue;
-		if (best < 0 || seq_after(view[i].seq, view[best].seq))
-			best = (int)i;
-	}
-	if (best >= 0 && (unsigned)best != kv_ctrl_active(c) &&
-	    seq_after(view[best].seq, kv_ctrl_seq(c))) {
-		struct kv_keyhash kh;
-		bool live = !(view[best].flags & KV_REC_TOMBSTONE);
-
-		if (live)
-			kv_key_hash(g, view[best].key, view[best].klen, &kh);
-		return kv_ctrl_make(0, live ? kh.fp : 0, live, (unsigned)best,
-				    view[best].seq);
-	}
+	kv_slot_gather(g, slab + kv_slot_off(g, slot), 0, copy0);
+	kv_slot_gather(g, slab + kv_slot_off(g, slot), 1, copy1);
+	pick = kv_slot_pick(copy0, g->rec_size, copy1, g->rec_size, g, &v, &need);
+	if ((pick == KV_PICK_RECORD || pick == KV_PICK_NONE) && v.seq &&
+	    v.copy != kv_ctrl_active(c) && seq_after(v.seq, kv_ctrl_seq(c)))
+		return kv_slot_ctrl_of(g, pick, &v);
 	return kv_ctrl_with_owner(c, 0);
 }
 
@@ -275,6 +291,7 @@ unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
 {
 	uint64_t n = kv_nslots(g);
 	unsigned released = 0;
+	uint8_t *copies = NULL;
 
 	for (uint64_t s = 0; s < n; s++) {
 		uint64_t *w = ctrl_word(slab, g, s);
@@ -282,11 +299,19 @@ unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
 
 		if (owner == 0 || kv_ctrl_owner(c) != owner)
 			continue;
+		if (!copies && !(copies = malloc(2 * (size_t)g->rec_size))) {
+			/* No memory to look: unlock and keep the active copy. */
+			__atomic_store_n(w, kv_ctrl_with_owner(c, 0), __ATOMIC_RELEASE);
+			released++;
+			continue;
+		}
 		/* Nobody else can take a locked word, so a plain store is safe
 		 * against remote compare-and-swap: theirs compares and fails. */
-		__atomic_store_n(w, settle(slab, g, s, c), __ATOMIC_RELEASE);
+		__atomic_store_n(w, settle(slab, g, s, c, copies, copies + g->rec_size),
+				 __ATOMIC_RELEASE);
 		released++;
 	}
+	free(copies);
 	return released;
 }
 

@@ -6,7 +6,14 @@
  *
  *   0            scratch areas (one per client id modulo KV_SCRATCH_AREAS)
  *   ctrl_off     u64 ctrl[nslots]            8 B per slot, the CAS target
- *   rec_off      rec[nslots][2][rec_size]    two copies per slot
+ *   rec_off      slot[nslots], 2 * rec_size bytes each:
+ *
+ *     | head 0 | head 1 | tail 0          | tail 1          |
+ *       H        H        rec_size - H      rec_size - H
+ *
+ * Copy c of a record is head c followed by tail c. The two heads sit side by
+ * side so that one RDMA READ of a few hundred bytes fetches the start of both
+ * copies: a record that fits in a head (H = head_size) costs a GET one READ.
  *
  * Control word (host byte order, since RDMA atomics work on it):
  *
@@ -42,6 +49,7 @@
 #define KV_MAX_BUCKET_SLOTS 16
 #define KV_DEFAULT_BUCKET_SLOTS 8
 #define KV_DEFAULT_MAX_VALUE 1024
+#define KV_DEFAULT_HEAD_SIZE 128
 #define KV_SCRATCH_AREAS 64
 #define KV_SCRATCH_LEN 4096
 #define KV_REC_TOMBSTONE 1u
@@ -90,18 +98,36 @@ static inline uint64_t kv_ctrl_off(const struct kv_geometry *g, uint64_t slot)
 {
 	return g->ctrl_off + slot * 8;
 }
-static inline uint64_t kv_rec_off(const struct kv_geometry *g, uint64_t slot,
-				  unsigned copy)
+/* Offset of a slot's first byte (head 0). */
+static inline uint64_t kv_slot_off(const struct kv_geometry *g, uint64_t slot)
 {
-	return g->rec_off + (slot * 2 + (copy & 1)) * g->rec_size;
+	return g->rec_off + slot * 2 * g->rec_size;
 }
+static inline uint64_t kv_head_off(const struct kv_geometry *g, uint64_t slot,
+				   unsigned copy)
+{
+	return kv_slot_off(g, slot) + (copy & 1) * (uint64_t)g->head_size;
+}
+static inline uint64_t kv_tail_off(const struct kv_geometry *g, uint64_t slot,
+				   unsigned copy)
+{
+	return kv_slot_off(g, slot) + 2 * (uint64_t)g->head_size +
+	       (copy & 1) * (uint64_t)(g->rec_size - g->head_size);
+}
+
+/*
+ * Assemble copy @copy of a slot from @slot_img (the slot's 2 * rec_size bytes,
+ * as laid out in the slab) into @out (rec_size bytes).
+ */
+void kv_slot_gather(const struct kv_geometry *g, const uint8_t *slot_img,
+		    unsigned copy, uint8_t *out);
 
 /*
  * Compute a geometry for a slab of @slab_len bytes. 0, or -EINVAL with a
  * reason in @err when the slab cannot hold two buckets of such records.
  */
 int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
-		       uint32_t bucket_slots, uint64_t seed,
+		       uint32_t bucket_slots, uint32_t head_size, uint64_t seed,
 		       struct kv_geometry *g, char *err, size_t errlen);
 
 /* Bytes a record with these lengths occupies. */
@@ -122,7 +148,8 @@ enum kv_rec_state {
 };
 
 struct kv_rec_view {
-	uint64_t seq;
+	uint64_t seq;    /* 0 when the slot was never written */
+	unsigned copy;   /* which copy this is */
 	uint16_t flags;
 	uint16_t klen;
 	uint32_t vlen;
@@ -146,10 +173,22 @@ enum kv_pick {
 	KV_PICK_TORN,   /* no valid copy and at least one bad: retry, or corrupt */
 };
 
-/* Choose what a slot holds from prefixes of its two copies. */
+/*
+ * Choose what a slot holds from prefixes of its two copies. On RECORD, and
+ * on NONE, *v describes the newest whole copy (a tombstone for NONE; seq 0
+ * when neither copy was ever written).
+ */
 enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 			  size_t len1, const struct kv_geometry *g,
 			  struct kv_rec_view *v, size_t *need);
+
+/*
+ * The control word an unlocked slot carries when its newest whole copy is
+ * *v (as kv_slot_pick left it for RECORD or NONE). Writers use it as the
+ * expected value of their lock CAS, so they need not read the word first.
+ */
+uint64_t kv_slot_ctrl_of(const struct kv_geometry *g, enum kv_pick pick,
+			 const struct kv_rec_view *v);
 
 /* True when @v is a live record for exactly this key. */
 bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen);

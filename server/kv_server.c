@@ -621,7 +621,7 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		goto fail;
 	}
 	ret = kv_geometry_layout(s->slab.len, o->max_key, o->max_value,
-				 KV_DEFAULT_BUCKET_SLOTS, 0x6b7673746f7265ull /* "kvstore" */,
+				 KV_DEFAULT_BUCKET_SLOTS, o->head_size, 0x6b7673746f7265ull /* "kvstore" */,
 				 &s->geo, err, sizeof(err));
 	if (ret) {
 		kv__err("%s", err);

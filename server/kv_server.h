@@ -23,6 +23,7 @@ struct kv_server_opts {
 	uint64_t slab_size;
 	uint32_t max_key;
 	uint32_t max_value;
+	uint32_t head_size; /* bytes of each record copy in the slot's head */
 	bool quiet;         /* no per-connection log lines */
 };
 

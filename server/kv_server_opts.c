@@ -18,6 +18,8 @@ static void kv__server_usage(FILE *f)
 		"  -m, --slab-size SIZE   slab size, K/M/G suffixes (default 64M)\n"
 		"  -k, --max-key BYTES    longest key, 1..%u (default %u)\n"
 		"  -v, --max-value BYTES  longest value, 1..%u (default %u)\n"
+		"  -H, --head-size BYTES  bytes of a record read by a GET's first READ,\n"
+		"                         a multiple of 8, 32..4096 (default %u)\n"
 		"  -q, --quiet            no log line per connection\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
@@ -26,7 +28,7 @@ static void kv__server_usage(FILE *f)
 		"stats as JSON on stdout; SIGINT/SIGTERM disconnect clients, print\n"
 		"stats and exit 0. Exit 2: bad usage; 3: RDMA or system error.\n",
 		KV_DEFAULT_PORT, KV_KEY_LIMIT, KV_KEY_LIMIT, KV_VALUE_LIMIT,
-		KV_DEFAULT_MAX_VALUE);
+		KV_DEFAULT_MAX_VALUE, KV_DEFAULT_HEAD_SIZE);
 }
 
 int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
@@ -38,6 +40,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		{"slab-size", required_argument, NULL, 'm'},
 		{"max-key", required_argument, NULL, 'k'},
 		{"max-value", required_argument, NULL, 'v'},
+		{"head-size", required_argument, NULL, 'H'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -51,9 +54,10 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->slab_size = 64ull << 20;
 	o->max_key = KV_KEY_LIMIT;
 	o->max_value = KV_DEFAULT_MAX_VALUE;
+	o->head_size = KV_DEFAULT_HEAD_SIZE;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:qhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:H:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->addr = optarg;
@@ -75,6 +79,11 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (kv_parse_size(optarg, 1, KV_VALUE_LIMIT, &v))
 				goto bad_value;
 			o->max_value = (uint32_t)v;
+			break;
+		case 'H':
+			if (kv_parse_uint(optarg, KV_REC_HDR + 8, 4096, &v) || v % 8)
+				goto bad_value;
+			o->head_size = (uint32_t)v;
 			break;
 		case 'q':
 			o->quiet = true;

@@ -24,7 +24,7 @@ static struct kv_hello sample_hello(void)
 	h.rkey = 0xdeadbeefu;
 	h.client_id = 0xabcd;
 	ck_assert_int_eq(kv_geometry_layout(SLAB_64M, KV_KEY_LIMIT, KV_DEFAULT_MAX_VALUE,
-					    KV_DEFAULT_BUCKET_SLOTS, 0x0123456789abcdefull,
+					    KV_DEFAULT_BUCKET_SLOTS, KV_DEFAULT_HEAD_SIZE, 0x0123456789abcdefull,
 					    &h.geo, err, sizeof(err)), 0);
 	return h;
 }
@@ -144,7 +144,7 @@ START_TEST(test_hello_wire_format)
 	/* Reserved bytes are zero, not left over from the buffer. */
 	for (int i = 34; i < 40; i++)
 		ck_assert_uint_eq(p[i], 0);
-	for (int i = 84; i < KV_HELLO_PAYLOAD_LEN; i++)
+	for (int i = 88; i < KV_HELLO_PAYLOAD_LEN; i++)
 		ck_assert_uint_eq(p[i], 0);
 	/* Nothing written past the message. */
 	ck_assert_uint_eq(buf[HELLO_LEN], 0xee);
