@@ -349,7 +349,7 @@ static int kv__update_found(kv_client *c, const struct kv_keyhash *kh,
 	if (kv_ctrl_owner(f->ctrl))
 		return -EBUSY;
 	if (!kv_ctrl_used(f->ctrl) || f->rec.seq != kv_ctrl_seq(f->ctrl))
-		return -EAGAIN; /* moved between the two reads */
+		return -EBUSY; /* written between the two reads: a conflict */
 	return kv__write_slot(c, kh, f->slot, f->ctrl, false, key, klen, val, vlen, NULL);
 }
 
