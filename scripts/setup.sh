@@ -14,7 +14,7 @@ build_pkgs=(cmake gcc make pkg-config libibverbs-dev librdmacm-dev libjansson-de
 	check libxxhash-dev)
 vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static cpio rdma-core
 	ibverbs-providers ibverbs-utils rdmacm-utils perftest kmod iproute2)
-bench_pkgs=(redis-server redis-tools gnuplot-nox)
+bench_pkgs=(redis-server redis-tools gnuplot-nox python3)
 all_pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}")
 
 say() { echo "setup: $*"; }
