@@ -1,7 +1,8 @@
 /* kv_hist.c - log-bucketed histogram (see kv_hist.h). */
 #include "kv_hist.h"
 
-/* Bucket of @v: its power of two, then the next four bits below the top. */
+/* Values below KV_HIST_SUB have a bucket each; above, a bucket is a power of
+ * two (msb) and the KV_HIST_BITS bits below it. */
 static unsigned kv__bucket(uint64_t v)
 {
 	unsigned msb;
@@ -9,19 +10,22 @@ static unsigned kv__bucket(uint64_t v)
 	if (v < KV_HIST_SUB)
 		return (unsigned)v;
 	msb = 63 - (unsigned)__builtin_clzll(v);
-	return (msb - 3) * KV_HIST_SUB + (unsigned)((v >> (msb - 4)) & (KV_HIST_SUB - 1));
+	return (msb - KV_HIST_BITS + 1) * KV_HIST_SUB +
+	       (unsigned)((v >> (msb - KV_HIST_BITS)) & (KV_HIST_SUB - 1));
 }
 
-/* Largest value that falls in bucket @b. */
-static uint64_t kv__bucket_top(unsigned b)
+/* Smallest value in bucket @b, and the bucket's width. */
+static uint64_t kv__bucket_low(unsigned b, uint64_t *width)
 {
-	unsigned msb;
+	unsigned shift;
 
-	if (b < KV_HIST_SUB)
+	if (b < KV_HIST_SUB) {
+		*width = 1;
 		return b;
-	msb = b / KV_HIST_SUB + 3;
-	return ((uint64_t)(KV_HIST_SUB + b % KV_HIST_SUB) << (msb - 4)) +
-	       ((1ull << (msb - 4)) - 1);
+	}
+	shift = b / KV_HIST_SUB - 1; /* msb - KV_HIST_BITS */
+	*width = 1ull << shift;
+	return (uint64_t)(KV_HIST_SUB + b % KV_HIST_SUB) << shift;
 }
 
 void kv_hist_add(struct kv_hist *h, uint64_t ns)
@@ -55,9 +59,10 @@ uint64_t kv_hist_quantile(const struct kv_hist *h, double q)
 	for (unsigned i = 0; i < KV_HIST_BUCKETS; i++) {
 		seen += h->bucket[i];
 		if (seen > rank) {
-			uint64_t top = kv__bucket_top(i);
+			uint64_t width, mid = kv__bucket_low(i, &width);
 
-			return top < h->max_ns ? top : h->max_ns;
+			mid += width / 2;
+			return mid < h->max_ns ? mid : h->max_ns;
 		}
 	}
 	return h->max_ns;

@@ -1,10 +1,11 @@
-/* kv_hist.h - a log-bucketed latency histogram (about 6% resolution). */
+/* kv_hist.h - a log-bucketed latency histogram (resolution under 1.6%). */
 #ifndef KV_HIST_H
 #define KV_HIST_H
 
 #include <stdint.h>
 
-#define KV_HIST_SUB 16 /* buckets per power of two */
+#define KV_HIST_BITS 6                   /* 2^6 buckets per power of two */
+#define KV_HIST_SUB (1u << KV_HIST_BITS)
 #define KV_HIST_BUCKETS (64 * KV_HIST_SUB)
 
 struct kv_hist {
@@ -17,8 +18,8 @@ struct kv_hist {
 void kv_hist_add(struct kv_hist *h, uint64_t ns);
 void kv_hist_merge(struct kv_hist *into, const struct kv_hist *from);
 
-/* The value at quantile @q (0..1), as the upper edge of its bucket, in ns;
- * never above the maximum recorded. 0 when empty. */
+/* The value at quantile @q (0..1) in ns: the middle of its bucket, never
+ * above the maximum recorded. 0 when empty. */
 uint64_t kv_hist_quantile(const struct kv_hist *h, double q);
 
 #endif
