@@ -1,0 +1,283 @@
+#!/bin/sh
+# Benchmark scenario for the Soft-RoCE VM (busybox ash), run by
+# scripts/bench/run.sh through scripts/vm/run.sh. In one run it measures:
+#   perftest  ib_read_lat 64 B and at the GET's READ size (given, and measured
+#             two ways), ib_write_lat 64 B,
+#             ib_atomic_lat, ib_read_bw 64 B (message rate), each 3 times
+#   store     kvcli bench: load, GET/PUT depth 1, GET depth 16, YCSB A/B/C zipf,
+#             and kvserver's CPU time (utime+stime) around each phase
+#   redis     redis-benchmark GET/SET over TCP loopback, pipeline 1 and 16
+# Raw outputs go to $KV_OUT/raw, everything combined to $KV_OUT/results.json.
+# Knobs (env, or a file bench.env in $KV_EXTRA): KV_GET_READ_BYTES (232),
+# KV_BENCH_LAT_N (2000), KV_BENCH_REPEAT (3 runs of each perftest, the median
+# kept), KV_BENCH_SCALE (1; multiplies every op count).
+# shellcheck source-path=SCRIPTDIR source=../../tests/vm/lib.sh
+. "$KV_LIB"
+# shellcheck source=/dev/null
+[ -r "${KV_EXTRA:-/nonexistent}/bench.env" ] && . "$KV_EXTRA/bench.env"
+
+GET_BYTES=${KV_GET_READ_BYTES:-232}
+LAT_N=${KV_BENCH_LAT_N:-2000}
+REPEAT=${KV_BENCH_REPEAT:-3}
+SCALE=${KV_BENCH_SCALE:-1}
+KEYS=1000
+VSIZE=32
+RAW=$KV_OUT/raw
+J=/tmp/bench.json # one JSON fragment per measurement
+mkdir -p "$RAW" "$J"
+FAILED=""
+
+note_fail() {
+	FAILED="$FAILED $1"
+	log "FAILED: $1"
+}
+now() { cut -d' ' -f1 /proc/uptime; }
+t_all=$(now)
+
+# ---- perftest -----------------------------------------------------------------
+
+# perf_pair NAME CMD...: CMD as server, 1 s later CMD $KV_ADDR as client; the
+# client's output in $RAW/NAME.txt. Up to 3 tries, each starting both afresh
+# (a client that comes too early is rejected and can leave the server hung).
+perf_pair() {
+	out=$RAW/$1
+	shift
+	n=0
+	while [ "$n" -lt 3 ]; do
+		n=$((n + 1))
+		timeout 60 "$@" >"$out.server.txt" 2>&1 &
+		srv=$!
+		sleep 1
+		if timeout 50 "$@" "$KV_ADDR" >"$out.txt" 2>&1 && wait "$srv"; then
+			return 0
+		fi
+		kill "$srv" 2>/dev/null
+		wait "$srv"
+		log "try $n of $* failed: $(grep -v '^ *$' "$out.txt" | tail -n 2)"
+	done
+	return 1
+}
+
+# result_row FILE: the numbers line under perftest's "#bytes" header.
+result_row() {
+	awk '/#bytes/ { h = 1; next } h && $1 ~ /^[0-9]+$/ { print; exit }' "$1"
+}
+
+# perf NAME CMD...: run perftest CMD $REPEAT times; the runs' result rows in
+# $J/NAME.rows, and as $J/NAME (JSON) the run with the median of column 5
+# (t_typical of *_lat, MsgRate of *_bw) plus that column of every run, sorted.
+perf() {
+	name=$1
+	shift
+	log "$* (x$REPEAT)"
+	: >"$J/$name.rows"
+	k=0
+	while [ "$k" -lt "$REPEAT" ]; do
+		k=$((k + 1))
+		perf_pair "$name.$k" "$@" && result_row "$RAW/$name.$k.txt" >>"$J/$name.rows"
+	done
+	if [ ! -s "$J/$name.rows" ]; then
+		note_fail "$name"
+		return
+	fi
+	sort -n -k5,5 "$J/$name.rows" | awk -v cmd="$*" '
+		{ row[NR] = $0; v[NR] = $5 }
+		END {
+			split(row[int((NR + 1) / 2)], f, " ")
+			for (i = 1; i <= NR; i++) runs = runs (i > 1 ? "," : "") v[i]
+			printf "{\"cmd\":\"%s\",\"bytes\":%d,\"iterations\":%d,", cmd, f[1], f[2]
+			if (cmd ~ /_bw/)
+				printf "\"bw_peak_MBps\":%s,\"bw_avg_MBps\":%s,\"msg_rate_mpps\":%s,\"msg_rate_runs\":[%s]}\n", f[3], f[4], f[5], runs
+			else
+				printf "\"t_min_us\":%s,\"t_max_us\":%s,\"t_typical_us\":%s,\"t_avg_us\":%s,\"t_stdev_us\":%s,\"p99_us\":%s,\"p999_us\":%s,\"typical_runs\":[%s]}\n", f[3], f[4], f[5], f[6], f[7], f[8], f[9], runs
+		}' >"$J/$name"
+	log "  column 5 of each run, sorted: $(grep -o '"[a-z_]*runs":.*' "$J/$name")"
+}
+
+perf read_lat_64 ib_read_lat -d rxe0 -R -s 64 -n "$LAT_N"
+perf read_lat_get_param ib_read_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
+perf write_lat_64 ib_write_lat -d rxe0 -R -s 64 -n "$LAT_N"
+perf atomic_lat ib_atomic_lat -d rxe0 -R -A CMP_AND_SWAP -n "$LAT_N"
+# 16 READs in flight (-t 16), as many as the store's depth-16 GET keeps; and
+# perftest's default, 128, for reference.
+BW_N=$((20000 * SCALE))
+perf read_bw_64_t16 ib_read_bw -d rxe0 -R -s 64 -n "$BW_N" -t 16
+perf read_bw_64_t128 ib_read_bw -d rxe0 -R -s 64 -n "$BW_N" -t 128
+
+# ---- the store ----------------------------------------------------------------
+
+# Clock ticks per second from the ELF auxiliary vector (AT_CLKTCK = 17):
+# busybox has no getconf. 100 if that does not work.
+CLK_TCK=$(od -A n -v -t u8 /proc/self/auxv 2>/dev/null | awk '$1 == 17 { print $2; exit }')
+case $CLK_TCK in '' | *[!0-9]* | 0) CLK_TCK=100 ;; esac
+
+# cpu_ticks PID: utime + stime (fields 14 and 15 of /proc/PID/stat; counted
+# after the ")" that ends the command name, they are 12 and 13).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ t = $12 + $13 } END { print t + 0 }'; }
+# cpu_ns PID: nanoseconds on a CPU, all threads (first field of schedstat):
+# finer than the ticks, which are 10 ms each.
+cpu_ns() { cat "/proc/$1/task"/*/schedstat | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# phase NAME KVCLI-ARGS...: run kvcli, keep its JSON as $J/NAME, and the
+# server's CPU ticks and ns and the wall time it took in $RAW/cpu.txt.
+phase() {
+	name=$1
+	shift
+	log "kvcli $*"
+	c0=$(cpu_ticks "$SERVER_PID")
+	n0=$(cpu_ns "$SERVER_PID")
+	w0=$(now)
+	timeout 120 kvcli "$@" >"$RAW/$name.json" 2>"$RAW/$name.err"
+	rc=$?
+	w1=$(now)
+	n1=$(cpu_ns "$SERVER_PID")
+	c1=$(cpu_ticks "$SERVER_PID")
+	echo "$name $((c1 - c0)) $((n1 - n0)) $w0 $w1" >>"$RAW/cpu.txt"
+	if [ "$rc" = 0 ] && [ -s "$RAW/$name.json" ]; then
+		cp "$RAW/$name.json" "$J/$name"
+		log "  $(grep -o '"ops_per_sec":[0-9.]*' "$J/$name") server CPU $((c1 - c0)) ticks, $(((n1 - n0) / 1000)) us"
+	else
+		note_fail "$name (kvcli exit $rc: $(tail -n 1 "$RAW/$name.err"))"
+	fi
+}
+
+# jnum FILE KEY: the first number stored under "KEY" in a JSON file.
+jnum() { grep -o "\"$2\":[0-9.]*" "$1" | head -n 1 | cut -d: -f2; }
+
+: >"$RAW/cpu.txt"
+start_server -q -m 64M
+B="--keys $KEYS --value-size $VSIZE --seconds 15"
+# shellcheck disable=SC2086 # $B is a list of options
+{
+	phase first_connect stats # the server registers its slab on a first connection
+	phase load bench --workload put --ops $((1000 * SCALE)) $B
+	for k in 1 2 3; do # a connection alone, three times
+		phase "connect_$k" bench --workload get --ops 1 $B
+	done
+	phase get_d1 bench --workload get --ops $((20000 * SCALE)) --depth 1 $B
+	phase put_d1 bench --workload put --ops $((10000 * SCALE)) --depth 1 $B
+	phase get_d16 bench --workload get --ops $((40000 * SCALE)) --depth 16 $B
+	phase ycsb_a bench --workload a --dist zipf --ops $((15000 * SCALE)) $B
+	phase ycsb_b bench --workload b --dist zipf --ops $((20000 * SCALE)) $B
+	phase ycsb_c bench --workload c --dist zipf --ops $((20000 * SCALE)) $B
+}
+phase server_stats stats
+stop_server TERM || note_fail "kvserver exit status $?"
+
+awk -v hz="$CLK_TCK" '
+	BEGIN { printf "{" }
+	{ printf "%s\"%s\":%.2f", (NR > 1 ? "," : ""), $1, $2 / hz }
+	END { print "}" }' "$RAW/cpu.txt" >"$J/server_cpu_s"
+awk '
+	BEGIN { printf "{" }
+	{ printf "%s\"%s\":{\"ticks\":%d,\"cpu_ms\":%.3f,\"wall_s\":%.2f}", (NR > 1 ? "," : ""), $1, $2, $3 / 1e6, $5 - $4 }
+	END { print "}" }' "$RAW/cpu.txt" >"$J/server_cpu"
+
+# What a GET really reads, two ways. AVG: the GET phase's read_bytes/reads,
+# rounded up to 8; the few keys not in their home slot also read bucket words
+# and whole slots, which pull it up. ONE: a 1-op run that took exactly one
+# READ: that READ's size, the common case. ib_read_lat at each new size.
+GET_AVG=""
+GET_ONE=""
+if [ -s "$J/get_d1" ]; then
+	r=$(jnum "$J/get_d1" reads)
+	rb=$(jnum "$J/get_d1" read_bytes)
+	GET_AVG=$(awk -v r="$r" -v b="$rb" 'BEGIN { if (r > 0) printf "%d", int((b / r + 7) / 8) * 8 }')
+fi
+for k in 1 2 3; do
+	f=$J/connect_$k
+	if [ -s "$f" ] && [ "$(jnum "$f" reads)" = 1 ] && [ "$(jnum "$f" doorbells)" = 1 ]; then
+		GET_ONE=$(jnum "$f" read_bytes)
+		break
+	fi
+done
+
+# read_lat_at NAME SIZE: $J/NAME is ib_read_lat at SIZE bytes (run only once per size).
+read_lat_at() {
+	[ -n "$2" ] || return 0
+	for prev in read_lat_get_param read_lat_get_avg; do
+		if [ -s "$J/$prev" ] && grep -q "\"bytes\":$2," "$J/$prev"; then
+			cp "$J/$prev" "$J/$1"
+			return 0
+		fi
+	done
+	perf "$1" ib_read_lat -d rxe0 -R -s "$2" -n "$LAT_N"
+}
+read_lat_at read_lat_get_avg "$GET_AVG"
+read_lat_at read_lat_get_one "$GET_ONE"
+
+# ---- redis over TCP loopback --------------------------------------------------
+
+ip link set lo up # /init leaves lo down
+redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+	>"$RAW/redis-server.log" 2>&1 &
+REDIS_PID=$!
+i=0
+until redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || [ "$i" -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+
+# rbench NAME N PIPELINE: redis-benchmark SET and GET; CSV in $RAW/NAME.csv,
+# {"set":{...},"get":{...}} in $J/NAME (latencies in ms, as redis prints them).
+rbench() {
+	log "redis-benchmark -t get,set -n $2 -P $3"
+	if timeout 60 redis-benchmark -h 127.0.0.1 -t get,set -n "$2" -c 1 -P "$3" -d "$VSIZE" \
+		-r "$KEYS" --csv >"$RAW/$1.csv" 2>"$RAW/$1.err" && grep -q '^"GET"' "$RAW/$1.csv"; then
+		awk -F, -v n="$2" -v p="$3" '
+			BEGIN { printf "{" }
+			{ gsub(/"/, "") }
+			$1 == "test" { next }
+			NF >= 8 { printf "%s\"%s\":{\"requests\":%d,\"pipeline\":%d,\"rps\":%s,\"avg_ms\":%s,\"min_ms\":%s,\"p50_ms\":%s,\"p95_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", (sep ? "," : ""), tolower($1), n, p, $2, $3, $4, $5, $6, $7, $8; sep = 1 }
+			END { print "}" }' "$RAW/$1.csv" >"$J/$1"
+		log "  $(tr '\n' ' ' <"$RAW/$1.csv")"
+	else
+		note_fail "redis $1"
+	fi
+}
+if alive "$REDIS_PID" && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+	rbench p1 $((5000 * SCALE)) 1
+	rbench p16 $((50000 * SCALE)) 16
+else
+	note_fail "redis-server did not answer"
+fi
+kill "$REDIS_PID" 2>/dev/null
+wait "$REDIS_PID"
+
+# ---- results.json -------------------------------------------------------------
+
+# obj KEY FRAGMENT...: {"KEY":<$J/FRAGMENT>,...}, null for a missing fragment.
+obj() {
+	sep='{'
+	for k in "$@"; do
+		printf '%s"%s":' "$sep" "$k"
+		if [ -s "$J/$k" ]; then tr -d '\n' <"$J/$k"; else printf null; fi
+		sep=,
+	done
+	echo '}'
+}
+{
+	printf '{"meta":{"vm_kernel":"%s","clk_tck":%s,"lat_iterations":%s,"repeat":%s,"scale":%s,' \
+		"$(uname -r)" "$CLK_TCK" "$LAT_N" "$REPEAT" "$SCALE"
+	printf '"get_read_bytes_param":%s,"get_read_bytes_avg":%s,"get_read_bytes_one":%s,' \
+		"$GET_BYTES" "${GET_AVG:-null}" "${GET_ONE:-null}"
+	printf '"vm_seconds":%s,"failed":"%s"},\n' \
+		"$(awk -v a="$t_all" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')" "$(echo "${FAILED# }" | tr -d '\042\134')"
+	printf '"perftest":'
+	obj read_lat_64 read_lat_get_param read_lat_get_avg read_lat_get_one write_lat_64 atomic_lat \
+		read_bw_64_t16 read_bw_64_t128
+	printf ',\n"store":'
+	obj load connect_1 get_d1 put_d1 get_d16 ycsb_a ycsb_b ycsb_c
+	printf ',\n"server_cpu_s":'
+	tr -d '\n' <"$J/server_cpu_s"
+	printf ',\n"server_cpu":'
+	tr -d '\n' <"$J/server_cpu"
+	printf ',\n"server_stats":'
+	if [ -s "$J/server_stats" ]; then tr -d '\n' <"$J/server_stats"; else printf null; fi
+	printf ',\n"redis":'
+	obj p1 p16
+	echo '}'
+} >"$KV_OUT/results.json"
+log "results.json written ($(wc -c <"$KV_OUT/results.json") bytes)"
+[ -z "$FAILED" ] || fail "some measurements failed:$FAILED"
+log "ok"
