@@ -105,11 +105,15 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
-				const struct kv_geometry *g,
-				struct kv_rec_view *v, size_t *need)
+/*
+ * Everything kv_rec_decode checks but the checksum. KV_REC_VALID here means
+ * "plausible": the caller still has to verify the sum (kv__rec_sum_ok).
+ */
+static enum kv_rec_state kv__rec_header(const uint8_t *buf, size_t len,
+					const struct kv_geometry *g,
+					struct kv_rec_view *v, size_t *need)
 {
-	uint64_t seq, sum;
+	uint64_t seq;
 	uint16_t klen, flags;
 	uint32_t vlen;
 	size_t total;
@@ -119,7 +123,6 @@ enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
 		return KV_REC_SHORT;
 	}
 	seq = ld64(buf);
-	sum = ld64(buf + 8);
 	klen = ld16(buf + 16);
 	flags = ld16(buf + 18);
 	vlen = ld32(buf + 20);
@@ -137,8 +140,6 @@ enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
 		*need = total;
 		return KV_REC_SHORT;
 	}
-	if (XXH3_64bits_withSeed(buf + 16, total - 16, seq) != sum)
-		return KV_REC_BAD;
 	v->seq = seq;
 	v->copy = 0;
 	v->flags = flags;
@@ -147,6 +148,25 @@ enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
 	v->key = buf + KV_REC_HDR;
 	v->val = buf + KV_REC_HDR + klen;
 	return KV_REC_VALID;
+}
+
+/* The checksum of a record whose header kv__rec_header accepted. */
+static bool kv__rec_sum_ok(const uint8_t *buf, const struct kv_rec_view *v)
+{
+	size_t total = kv_rec_len(v->klen, v->vlen);
+
+	return XXH3_64bits_withSeed(buf + 16, total - 16, v->seq) == ld64(buf + 8);
+}
+
+enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
+				const struct kv_geometry *g,
+				struct kv_rec_view *v, size_t *need)
+{
+	enum kv_rec_state st = kv__rec_header(buf, len, g, v, need);
+
+	if (st == KV_REC_VALID && !kv__rec_sum_ok(buf, v))
+		return KV_REC_BAD;
+	return st;
 }
 
 /* Serial-number order over the 30-bit sequence space: is @a after @b? */
@@ -166,28 +186,42 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 	struct kv_rec_view view[2];
 	enum kv_rec_state st[2];
 	size_t want[2] = {0, 0};
+	uint64_t seq[2];
+	int order[2] = {0, 1};
 	int best = -1;
-	bool shorter = false, bad = false;
 
 	for (int i = 0; i < 2; i++) {
-		st[i] = kv_rec_decode(copy[i], len[i], g, &view[i], &want[i]);
-		if (st[i] == KV_REC_VALID &&
-		    (best < 0 || seq_after(view[i].seq, view[best].seq)))
-			best = i;
-		bad |= st[i] == KV_REC_BAD;
+		st[i] = kv__rec_header(copy[i], len[i], g, &view[i], &want[i]);
+		/* A partial copy's seq, if we saw it, ranks it; else it ranks first. */
+		seq[i] = st[i] == KV_REC_VALID ? view[i].seq
+			 : st[i] == KV_REC_SHORT && len[i] >= 8 ? ld64(copy[i]) : 0;
 	}
-	/* A copy we only saw part of may be the newer one: look at all of it. */
-	for (int i = 0; i < 2; i++)
-		if (st[i] == KV_REC_SHORT &&
-		    (best < 0 || len[i] < 8 || seq_after(ld64(copy[i]), view[best].seq)))
-			shorter = true;
-	if (shorter) {
-		*need = want[0] > want[1] ? want[0] : want[1];
-		return KV_PICK_SHORT;
+	if (st[1] == KV_REC_SHORT && len[1] < 8)
+		order[0] = 1, order[1] = 0;
+	else if (!(st[0] == KV_REC_SHORT && len[0] < 8) && seq_after(seq[1], seq[0]))
+		order[0] = 1, order[1] = 0;
+	/* Newest first: the first copy that is whole wins, so the older one's
+	 * checksum is only computed when the newer one fails. A copy we saw only
+	 * part of may be the newer one: then look at all of both. */
+	for (int k = 0; k < 2 && best < 0; k++) {
+		int i = order[k];
+
+		if (st[i] == KV_REC_SHORT) {
+			*need = want[0] > want[1] ? want[0] : want[1];
+			return KV_PICK_SHORT;
+		}
+		if (st[i] != KV_REC_VALID)
+			continue;
+		if (kv__rec_sum_ok(copy[i], &view[i]))
+			best = i;
+		else
+			st[i] = KV_REC_BAD;
 	}
 	if (best < 0) {
 		/* One copy never written and the other bad is a first write in
 		 * flight, or one that died: the slot holds nothing yet. */
+		bool bad = st[0] == KV_REC_BAD || st[1] == KV_REC_BAD;
+
 		memset(v, 0, sizeof(*v));
 		return bad && st[0] != KV_REC_EMPTY && st[1] != KV_REC_EMPTY ? KV_PICK_TORN
 									     : KV_PICK_NONE;
