@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #define KV_PROTO_MAGIC 0x4b565244u /* "KVRD" */
-#define KV_PROTO_VERSION 1
-#define KV_DEFAULT_PORT 20886
+#define KV_PROTO_VERSION 1u
+#define KV_DEFAULT_PORT 20886u
 #define KV_MSG_HDR_LEN 16
 #define KV_MSG_MAX 4096 /* every control buffer has this size */
 #define KV_HELLO_PAYLOAD_LEN 96
