@@ -21,14 +21,6 @@ def fmt(x, nd=1):
     return "n/a" if x is None else f"{x:.{nd}f}"
 
 
-def bucket_low(top_us):
-    """kvcli's percentiles are the upper edge of a histogram bucket that is
-    1/16 of a power of two (in ns) wide: the bucket's lower edge, in us."""
-    ns = round(top_us * 1000)
-    width = max(1, 1 << max(0, ns.bit_length() - 1 - 4))
-    return (ns - width + 1) / 1000
-
-
 def ticks(n):
     return "n/a ticks" if n is None else f"{n} tick" + ("" if n == 1 else "s")
 
@@ -142,7 +134,6 @@ def explain(c, ctx, r):
         rd, db, bpr = per_op(g, "reads"), per_op(g, "doorbells"), None
         if dig(g, "verbs", "reads"):
             bpr = g["verbs"]["read_bytes"] / g["verbs"]["reads"]
-        lo = bucket_low(ctx["get_p50"])
         rec = dig(r, "server_stats", "geometry", "record_bytes")
         t = (f"**GET vs READ.** The GET phase posted {rd:.2f} READs in {db:.2f} doorbells"
              f" (round trips) per operation, {bpr:.0f} B per READ on average. The median"
@@ -151,18 +142,14 @@ def explain(c, ctx, r):
              f" {db - 1:.2f} round trips per op are keys that are not in their home slot,"
              f" which read both buckets' control words and then whole candidate slots"
              f" (2 × {rec} B records each): those make the average READ larger than the"
-             f" common one. kvcli's percentiles are upper edges of"
-             f" histogram buckets 1/16 of a power of two wide: the true p50 lies in"
-             f" {lo:.1f}–{ctx['get_p50']:.1f} us, a ratio of"
-             f" {lo / ctx['read64']:.2f}–{ctx['get_p50'] / ctx['read64']:.2f}.")
+             f" common one.")
         if x["pass"] is False and ctx["read_get"]:
             size = ctx["read_get"] - ctx["read64"]
             rest = ctx["get_p50"] - ctx["read_get"]
             t += (f" **Why it misses:** of the {ctx['get_p50'] - ctx['read64']:.1f} us above"
                   f" the 64 B READ, the larger READ ({ctx['read_get_b']} B) accounts for"
                   f" {size:.1f} us (perftest at that size: {ctx['read_get']:.2f} us). The other"
-                  f" {max(0, rest - (ctx['get_p50'] - lo)):.1f}–{rest:.1f} us (the range is the"
-                  f" histogram bucket's) are not verbs, which are already the minimum, one READ, and not"
+                  f" {rest:.1f} us are not verbs, which are already the minimum, one READ, and not"
                   f" the server, which used {fmt(dig(cpu, 'get_d1', 'cpu_ms'), 2)} ms of CPU in"
                   f" the whole phase: they are the client's own work per operation (hashing the"
                   f" key, posting, checking both heads' checksums, copying the value, timing)"
@@ -358,7 +345,7 @@ def chart_data(r, ctx):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     for a in ("results", "md", "json", "dat", "command", "seconds", "vm-status", "commit",
-              "host-kernel", "qemu"):
+              "host-kernel", "qemu", "host"):
         ap.add_argument("--" + a, required=a in ("results", "md", "json", "dat"), default="")
     a = ap.parse_args()
     with open(a.results) as f:
@@ -384,10 +371,11 @@ its raw outputs land in `build/bench-out/vm_bench/raw/`, the combined results in
 `docs/benchmarks.json`.
 
 **What these numbers are.** Everything runs inside one QEMU VM without KVM (TCG, {a.qemu},
-`-cpu max -smp 2`, host kernel {a.host_kernel}), guest kernel {meta.get('vm_kernel')}, with
+`-cpu max -smp 2`, host kernel {a.host_kernel}, {a.host}), guest kernel {meta.get('vm_kernel')}, with
 Soft-RoCE (`rdma_rxe`) on a dummy netdev: client, server and the "NIC" are software on the
 same two emulated CPUs. Absolute latencies and rates are those of emulated code, tens of times
-slower than hardware RDMA and noisy from run to run; **only ratios within one run mean
+slower than hardware RDMA and noisy from run to run (whatever else the host runs takes CPU
+from the two emulated ones: see the load average); **only ratios within one run mean
 anything**, and those are what the targets are about.
 
 ## Ratios and targets
@@ -409,8 +397,8 @@ The PUT reference is the sum of its three round trips: READ at the GET's READ si
 {store_table(r)}
 
 Verbs per op count every operation of the phase, including those that also read the buckets.
-The `load` phase stores every key and then measures updates. Percentiles are upper edges of
-kvcli's histogram buckets (up to 6 % above the true value).
+The `load` phase stores every key and then measures updates. Percentiles come from kvcli's
+log-bucketed histogram (its resolution: `client/kv_hist.h`).
 
 ### Server CPU (kvserver, utime+stime around each kvcli run)
 
@@ -445,7 +433,8 @@ With `-P 16` each latency is that of a request in a pipeline of 16.
     r["targets"] = {x["key"]: {"name": x["name"], "value": x["value"], "op": x["op"],
                                "target": x["target"], "pass": x["pass"]} for x in c}
     r["run"] = {"date": when, "command": a.command, "seconds": a.seconds, "commit": a.commit,
-                "vm_status": a.vm_status, "host_kernel": a.host_kernel, "qemu": a.qemu}
+                "vm_status": a.vm_status, "host_kernel": a.host_kernel, "qemu": a.qemu,
+                "host": a.host}
     with open(a.json, "w") as f:
         json.dump(r, f, indent=1)
         f.write("\n")

@@ -37,6 +37,7 @@ trap 'rm -rf "$work"' EXIT
 } >"$work/bench.env"
 
 rm -rf "$out/vm_bench" # never report a previous run's results
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 set +e
 scripts/vm/run.sh --out "$out" --timeout 900 --step-timeout 600 \
@@ -44,6 +45,7 @@ scripts/vm/run.sh --out "$out" --timeout 900 --step-timeout 600 \
 vm_rc=$?
 set -e
 secs=$(($(date +%s) - t0))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$out/vm_bench/results.json
 [ -s "$results" ] || die "no $results (scripts/vm/run.sh exit $vm_rc)"
 
@@ -53,7 +55,8 @@ python3 -B "$bench/report.py" --results "$results" \
 	--md docs/benchmarks.md --json docs/benchmarks.json --dat "$work/latency.dat" \
 	--command "$bench/run.sh" --seconds "$secs" --vm-status "$vm_rc" \
 	--commit "$commit" --host-kernel "$(uname -r)" \
-	--qemu "$(qemu-system-x86_64 --version | head -n 1)"
+	--qemu "$(qemu-system-x86_64 --version | head -n 1)" \
+	--host "$(nproc) CPUs, load average $load_before before, $load_after after"
 gnuplot -e "datafile='$work/latency.dat'; outfile='docs/img/latency.png'" "$bench/latency.gp"
 echo "bench: wrote docs/benchmarks.md docs/benchmarks.json docs/img/latency.png (run took ${secs}s)"
 exit "$vm_rc"
