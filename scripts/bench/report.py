@@ -152,7 +152,7 @@ def explain(c, ctx, r):
                   f" {rest:.1f} us are not verbs, which are already the minimum, one READ, and not"
                   f" the server, which used {fmt(dig(cpu, 'get_d1', 'cpu_ms'), 2)} ms of CPU in"
                   f" the whole phase: they are the client's own work per operation (hashing the"
-                  f" key, posting, checking both heads' checksums, copying the value, timing)"
+                  f" key, posting, picking the newer copy and checking its checksum, copying the value, timing)"
                   f" that perftest's loop does not do, slowed as all code is by TCG emulation."
                   f" This run does not split that time further; a profile of kvcli in the VM"
                   f" would.")
