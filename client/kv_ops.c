@@ -177,7 +177,7 @@ static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__f
  */
 #define KV__RETRY(c, call)                                                   \
 	({                                                                   \
-		uint64_t kv__start = kv__ms();                               \
+		uint64_t kv__start = 0; /* read the clock only on conflict */ \
 		unsigned kv__torn = 0, kv__try = 0;                          \
 		int kv__r;                                                   \
 		for (;;) {                                                   \
@@ -190,7 +190,9 @@ static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__f
 				}                                            \
 			} else if (kv__r == -EBUSY) {                        \
 				(c)->cnt.lock_retries++;                     \
-				if (kv__ms() - kv__start > KV__LOCK_WAIT_MS) \
+				if (!kv__start)                              \
+					kv__start = kv__ms();                \
+				else if (kv__ms() - kv__start > KV__LOCK_WAIT_MS) \
 					break;                               \
 			} else {                                             \
 				break;                                       \

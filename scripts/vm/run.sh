@@ -273,7 +273,7 @@ timeout -k 5 "$vm_timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config -nographic -monitor none \
 	-accel tcg -cpu max -smp 2 -m 1024 -nic none -no-reboot \
 	-kernel "$boot_kernel" -initrd "$work/initrd" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off clocksource=tsc tsc=reliable" \
 	-serial stdio -serial "file:$work/ctl" </dev/null |
 	sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
 qemu_rc=${PIPESTATUS[0]}
