@@ -55,6 +55,7 @@ struct kv_client {
 	struct kv_hello hello;
 	unsigned depth;
 	unsigned timeout_ms;
+	size_t vlen_hint;             /* last value length seen: sizes RT1 */
 	bool broken;                  /* the QP failed: every call fails */
 	uint64_t rng;
 	struct kv_counters cnt;

@@ -314,6 +314,7 @@ static int kv__handshake(kv_client *c, const char *where)
 		return ret;
 	}
 	c->debug = getenv("KV_DEBUG") != NULL;
+	c->vlen_hint = 64;
 	c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id;
 	return 0;
 }

@@ -66,22 +66,47 @@ static void kv__cas(struct kv__wr *w, uint64_t off, uint64_t *result,
 }
 
 /*
- * RT1 of every operation: one READ of the home slot's two heads. A record
- * longer than a head takes a second READ of the whole slot. Returns the
- * kv_pick verdict (with *rec filled as kv_slot_pick does) or a negative errno.
+ * How much of the second head the first READ takes: enough for this key and
+ * a value as long as the last one this client saw, up to a whole head. The
+ * READ then covers head 0 and that much of head 1, often well under 2H.
  */
-static int kv__read_home(kv_client *c, const struct kv_keyhash *kh,
+static uint32_t kv__head_read(const kv_client *c, size_t klen)
+{
+	size_t want = (KV_REC_HDR + klen + c->vlen_hint + 7) & ~(size_t)7;
+
+	return (uint32_t)(want < G(c)->head_size ? want : G(c)->head_size);
+}
+
+static void kv__note_vlen(kv_client *c, size_t vlen)
+{
+	c->vlen_hint = vlen;
+}
+
+/*
+ * RT1 of every operation: one READ of the home slot's heads (all of head 0,
+ * the start of head 1). A record running past what was read takes a second
+ * READ: of both heads when it fits in one, else of the whole slot. Returns
+ * the kv_pick verdict (with *rec filled as kv_slot_pick does) or -errno.
+ */
+static int kv__read_home(kv_client *c, const struct kv_keyhash *kh, size_t klen,
 			 struct kv_rec_view *rec)
 {
 	uint32_t h = G(c)->head_size, rs = G(c)->rec_size;
+	uint32_t part = kv__head_read(c, klen);
 	struct kv__wr w;
 	size_t need = 0;
 	int ret, pick;
 
-	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * h);
+	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, h + part);
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;
-	pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, h, G(c), rec, &need);
+	pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, part, G(c), rec, &need);
+	if (pick == KV_PICK_SHORT && need <= h && part < h) {
+		kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * h);
+		if ((ret = kv__run(c, &w, 1)))
+			return ret;
+		pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, h, G(c), rec, &need);
+	}
 	if (pick != KV_PICK_SHORT)
 		return pick;
 	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * rs);
@@ -156,7 +181,7 @@ static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__f
 	int pick, ret;
 
 	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, &f->rec);                         /* RT1 */
+	pick = kv__read_home(c, &kh, klen, &f->rec);                   /* RT1 */
 	if (pick < 0)
 		return pick;
 	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, key, klen)) {
@@ -220,6 +245,7 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	ret = KV__RETRY(c, kv__get_once(c, key, klen, &f));
 	if (ret)
 		return ret;
+	kv__note_vlen(c, f.rec.vlen);
 	*vlen = f.rec.vlen;
 	if (f.rec.vlen > cap)
 		return -ENOBUFS;
@@ -235,6 +261,7 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 	struct kv__wr w[KV_MAX_DEPTH];
 	struct kv_keyhash kh;
 	unsigned nw = 0, slot_of[KV_MAX_DEPTH];
+	uint32_t part[KV_MAX_DEPTH];
 	int ret;
 
 	if (n > c->depth)
@@ -245,7 +272,8 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 			continue;
 		kv_key_hash(G(c), keys[i].key, keys[i].klen, &kh);
 		slot_of[i] = nw;
-		kv__rd(&w[nw++], kv_slot_off(G(c), kh.home), c->multi + i * stride, 2 * h);
+		part[i] = kv__head_read(c, keys[i].klen);
+		kv__rd(&w[nw++], kv_slot_off(G(c), kh.home), c->multi + i * stride, h + part[i]);
 	}
 	if (nw && (ret = kv__run(c, w, nw)))      /* every first READ, one doorbell */
 		return ret;
@@ -258,10 +286,11 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 
 		if (res[i].status)
 			continue;
-		if (kv_slot_pick(img, h, img + h, h, G(c), &v, &need) == KV_PICK_RECORD &&
+		if (kv_slot_pick(img, h, img + h, part[i], G(c), &v, &need) == KV_PICK_RECORD &&
 		    kv_rec_is_key(&v, keys[i].key, keys[i].klen)) {
 			res[i].val = v.val;
 			res[i].vlen = v.vlen;
+			kv__note_vlen(c, v.vlen);
 			continue;
 		}
 		/* Anything else takes the full path; its value then goes where
@@ -279,6 +308,7 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		}
 		memmove(img, f.rec.val, f.rec.vlen);
 		res[i].val = img;
+		kv__note_vlen(c, f.rec.vlen);
 	}
 	return 0;
 }
@@ -427,7 +457,7 @@ static int kv__put_once(kv_client *c, const void *key, size_t klen, const void *
 	int pick, ret;
 
 	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, &f.rec);                          /* RT1 */
+	pick = kv__read_home(c, &kh, klen, &f.rec);                    /* RT1 */
 	if (pick < 0)
 		return pick;
 	if (pick == KV_PICK_TORN)
@@ -457,6 +487,7 @@ int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t v
 		return -E2BIG;
 	if (!val)
 		val = "";
+	kv__note_vlen(c, vlen); /* values near this size are likely next */
 	return KV__RETRY(c, kv__put_once(c, key, klen, val, vlen));
 }
 
