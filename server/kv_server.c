@@ -63,6 +63,7 @@ struct kv_server {
 	uint64_t protocol_errors;
 	uint8_t id_used[(KV_MAX_CLIENT_ID + 1) / 8];
 	struct timespec start;
+	char where[NI_MAXHOST + 8]; /* ADDR:PORT we listen on */
 	bool stop;
 };
 
@@ -583,7 +584,7 @@ static int kv__listen(struct kv_server *s)
 		snprintf(host, sizeof(host), "%s", s->opts.addr);
 	freeaddrinfo(res);
 	if (!ret)
-		fprintf(stderr, "kvserver: listening on %s:%s\n", host, port);
+		snprintf(s->where, sizeof(s->where), "%s:%s", host, port);
 	return ret;
 }
 
@@ -648,6 +649,8 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	}
 	/* Bind first: a specific address tells us which device to register on. */
 	if ((ret = kv__listen(s)) == 0 && (ret = kv__devs_open(s)) == 0) {
+		/* Only now, with the slab registered, can a client be served. */
+		fprintf(stderr, "kvserver: listening on %s\n", s->where);
 		*out = s;
 		return 0;
 	}

@@ -231,8 +231,8 @@ def explain(c, ctx, r):
                 t += (" **Why:** (open) the server worked more than a connection needs during"
                       " this phase; this run cannot say on what.")
         t += (" GET and PUT are one-sided: the operations never wake the server."
-              + (f" (`first_connect` shows the one-time cost of registering the slab with the"
-                 f" device on the first connection: {first:.0f} ms.)" if first else ""))
+              + (f" (`first_connect`, the first `kvcli stats` after start, which also"
+                 f" counts the slab's first census: {first:.0f} ms.)" if first else ""))
         out.append(t)
 
     x = by["redis_vs_get"]
@@ -404,8 +404,8 @@ log-bucketed histogram (its resolution: `client/kv_hist.h`).
 
 {cpu_table(r)}
 
-`first_connect` is the first connection after start, on which the server registers its slab
-with the device; `connect_N` are 1-op runs (a connection alone); `server_stats` is `kvcli stats`.
+`first_connect` is the first connection after start (a `kvcli stats`, whose census of the
+slab's control words is the first to touch them); `connect_N` are 1-op runs (a connection alone); `server_stats` is `kvcli stats`.
 Clock ticks are 1/{meta.get('clk_tck')} s (AT_CLKTCK from `/proc/self/auxv`: busybox has no
 `getconf`); schedstat gives nanoseconds.
 

@@ -149,7 +149,7 @@ start_server -q -m 64M
 B="--keys $KEYS --value-size $VSIZE --seconds 15"
 # shellcheck disable=SC2086 # $B is a list of options
 {
-	phase first_connect stats # the server registers its slab on a first connection
+	phase first_connect stats # the first connection and the first census of the slab
 	phase load bench --workload put --ops $((1000 * SCALE)) $B
 	for k in 1 2 3; do # a connection alone, three times
 		phase "connect_$k" bench --workload get --ops 1 $B
