@@ -487,7 +487,7 @@ static void kv__report(struct kv__bench *b, struct kv__worker *ws, double secs)
 	json_object_set_new(o, "errors", json_integer((json_int_t)errors));
 	json_object_set_new(o, "not_found", json_integer((json_int_t)not_found));
 	json_object_set_new(o, "complete", json_boolean(done == b->o.ops));
-	text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(10));
 	if (text)
 		printf("%s\n", text);
 	free(text);

@@ -171,7 +171,8 @@ static int kv__wait_cm(kv_client *c, enum rdma_cm_event_type want, const char *w
 
 	ret = poll(&pfd, 1, (int)c->timeout_ms);
 	if (ret == 0) {
-		kv__seterr(c, "%s: no answer within %u ms", where, c->timeout_ms);
+		kv__seterr(c, "%s: no %s within %u ms", where, rdma_event_str(want),
+			   c->timeout_ms);
 		return -ETIMEDOUT;
 	}
 	if (ret < 0 || rdma_get_cm_event(c->ec, &ev)) {
@@ -182,9 +183,9 @@ static int kv__wait_cm(kv_client *c, enum rdma_cm_event_type want, const char *w
 		ret = 0;
 	} else if (ev->event == RDMA_CM_EVENT_REJECTED) {
 		/* IB CM reason 8 is "invalid service id": nobody listens there. */
-		kv__seterr(c, "%s: connection refused (%s, reject reason %d)", where,
-			   ev->status == 8 ? "no kvserver listening on that port"
-					   : "the server refused it", ev->status);
+		kv__seterr(c, "%s: connection refused: %s (RDMA_CM_EVENT_REJECTED, reason %d)",
+			   where, ev->status == 8 ? "no kvserver listening on that port"
+						  : "the server refused it", ev->status);
 		ret = -ECONNREFUSED;
 	} else {
 		kv__seterr(c, "%s: %s (status %d%s%s)", where, rdma_event_str(ev->event),

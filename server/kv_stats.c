@@ -45,7 +45,7 @@ char *kv_stats_to_json(const struct kv_server_stats *st)
 			    json_integer((json_int_t)st->locks_released));
 	json_object_set_new(o, "protocol_errors",
 			    json_integer((json_int_t)st->protocol_errors));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	return text;
 }
