@@ -23,6 +23,7 @@ static void kv__cli_usage(FILE *f)
 	      "  stats            print the server's stats as JSON\n"
 	      "  bench [OPTIONS]  measure; 'kvcli bench --help' lists its options\n"
 	      "  debug-scribble KEY  (testing only) overwrite KEY's home slot with garbage\n"
+	      "  debug-send-raw   (testing only) send stdin (up to 12 KiB) as a control message\n"
 	      "\n"
 	      "Options:\n"
 	      "  -a, --addr ADDR  server address (default: $KV_ADDR)\n"
@@ -44,6 +45,7 @@ static const struct {
 	{"demo", KV_CMD_DEMO}, {"put", KV_CMD_PUT}, {"get", KV_CMD_GET},
 	{"del", KV_CMD_DEL}, {"batch", KV_CMD_BATCH}, {"stats", KV_CMD_STATS},
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
+	{"debug-send-raw", KV_CMD_SEND_RAW},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)

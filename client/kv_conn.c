@@ -35,6 +35,24 @@ static uint64_t kv__now_ms(void)
 
 /* ---- verbs --------------------------------------------------------------- */
 
+/*
+ * Called while a wait drags on: a DISCONNECTED (or any) CM event means the
+ * server dropped us and nothing more will complete. 0 or -ECONNRESET.
+ */
+static int kv__check_cm(kv_client *c)
+{
+	struct rdma_cm_event *ev;
+	enum rdma_cm_event_type type;
+
+	if (!c->ec || rdma_get_cm_event(c->ec, &ev)) /* non-blocking: EAGAIN */
+		return 0;
+	type = ev->event;
+	rdma_ack_cm_event(ev);
+	c->broken = true;
+	kv__seterr(c, "the server closed the connection (%s)", rdma_event_str(type));
+	return -ECONNRESET;
+}
+
 /* Poll @cq until @n completions arrived or the deadline passed. */
 static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last)
 {
@@ -64,7 +82,10 @@ static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *
 		got += (unsigned)k;
 		if (k == 0 && ++spins % 4096 == 0) {
 			uint64_t now = kv__now_ms();
+			int ret = kv__check_cm(c);
 
+			if (ret)
+				return ret;
 			if (!deadline)
 				deadline = now + c->timeout_ms;
 			else if (now > deadline) {
@@ -461,6 +482,16 @@ int kv_demo(kv_client *c, const void *s, size_t len)
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;
 	return memcmp(c->demo_src, c->demo_dst, len) ? -EILSEQ : 0;
+}
+
+int kv_debug_send_raw(kv_client *c, const void *msg, size_t len)
+{
+	if (len == 0 || len > 4 * KV_MSG_MAX - KV_MSG_MAX)
+		return -E2BIG;
+	if (c->broken)
+		return -ENOTCONN;
+	memcpy(c->msg_send, msg, len); /* msg_send is followed by 3 more buffers */
+	return kv__send_msg(c, len);
 }
 
 void kv_client_limits(const kv_client *c, struct kv_limits *l)

@@ -262,6 +262,31 @@ static int kv__cmd_stats(kv_client *c)
 	return 0;
 }
 
+/* Send stdin as a control message, then see whether the server still answers. */
+static int kv__cmd_send_raw(kv_client *c)
+{
+	char *buf = NULL, *json = NULL;
+	size_t len = 0;
+	int ret = kv__slurp_stdin(&buf, &len, 3 * 4096);
+
+	if (ret == -E2BIG || (!ret && len == 0)) {
+		kv__say("debug-send-raw: give 1 to 12288 bytes on stdin");
+		free(buf);
+		return KV_EXIT_USAGE;
+	}
+	if (ret)
+		return KV_EXIT_TRANSPORT;
+	ret = kv_debug_send_raw(c, buf, len);
+	free(buf);
+	if (!ret)
+		ret = kv_stats(c, &json);
+	free(json);
+	if (ret)
+		return kv__report(c, ret, "debug-send-raw", 0, 0);
+	printf("the server still answers\n");
+	return 0;
+}
+
 /* Check argument counts before connecting, so usage errors need no server. */
 static int kv__check_usage(const struct kv_cli_opts *o)
 {
@@ -321,6 +346,9 @@ int main(int argc, char **argv)
 	case KV_CMD_SCRIBBLE:
 		ret = kv_debug_scribble(c, o.argv[0], strlen(o.argv[0]));
 		ret = ret ? kv__report(c, ret, "debug-scribble", 0, 0) : 0;
+		break;
+	case KV_CMD_SEND_RAW:
+		ret = kv__cmd_send_raw(c);
 		break;
 	default: ret = KV_EXIT_USAGE; break;
 	}

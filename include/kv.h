@@ -128,6 +128,13 @@ KV_API const char *kv_strerror(int err);
  */
 KV_API int kv_debug_scribble(kv_client *c, const void *key, size_t klen);
 
+/*
+ * For tests of the server's defences only: SEND @len (up to 16 KiB) bytes of
+ * @msg as a control message, as a broken or hostile client might. The server
+ * is expected to drop this client.
+ */
+KV_API int kv_debug_send_raw(kv_client *c, const void *msg, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
