@@ -36,6 +36,21 @@ static uint64_t kv__now_ms(void)
 /* ---- verbs --------------------------------------------------------------- */
 
 /*
+ * The QP failed or stalled: nothing more can be trusted to complete. Say so
+ * to the server at once, so that it releases any slot lock we hold, rather
+ * than when the application gets round to kv_close().
+ */
+static void kv__break(kv_client *c)
+{
+	if (c->broken)
+		return;
+	c->broken = true;
+	if (c->connected)
+		rdma_disconnect(c->id);
+	c->connected = false; /* kv_close need not disconnect again */
+}
+
+/*
  * Called while a wait drags on: a DISCONNECTED (or any) CM event means the
  * server dropped us and nothing more will complete. 0 or -ECONNRESET.
  */
@@ -48,7 +63,7 @@ static int kv__check_cm(kv_client *c)
 		return 0;
 	type = ev->event;
 	rdma_ack_cm_event(ev);
-	c->broken = true;
+	kv__break(c);
 	kv__seterr(c, "the server closed the connection (%s)", rdma_event_str(type));
 	return -ECONNRESET;
 }
@@ -64,13 +79,13 @@ static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *
 		int k = ibv_poll_cq(cq, (int)(n - got < 16 ? n - got : 16), wc);
 
 		if (k < 0) {
-			c->broken = true;
+			kv__break(c);
 			kv__seterr(c, "ibv_poll_cq failed");
 			return -EIO;
 		}
 		for (int i = 0; i < k; i++) {
 			if (wc[i].status != IBV_WC_SUCCESS) {
-				c->broken = true;
+				kv__break(c);
 				kv__seterr(c, "work request failed: %s",
 					   ibv_wc_status_str(wc[i].status));
 				return wc[i].status == IBV_WC_REM_ACCESS_ERR ? -EFAULT
@@ -89,7 +104,7 @@ static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *
 			if (!deadline)
 				deadline = now + c->timeout_ms;
 			else if (now > deadline) {
-				c->broken = true;
+				kv__break(c);
 				kv__seterr(c, "no completion within %u ms", c->timeout_ms);
 				return -ETIMEDOUT;
 			}
@@ -148,6 +163,9 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 				(unsigned long long)c->hello.slab_addr, c->mr->lkey, w[i].local);
 	ret = ibv_post_send(c->id->qp, wr, &bad);
 	if (ret) {
+		/* Part of the chain may be on its way, unsignaled: give up the
+		 * connection rather than guess what the slab now holds. */
+		kv__break(c);
 		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
 		return -ret;
 	}
@@ -447,20 +465,22 @@ int kv_stats(kv_client *c, char **json)
 	*json = NULL;
 	if (c->broken)
 		return -ENOTCONN;
-	if ((ret = kv__post_recv(c)))
+	if (!c->recv_posted && (ret = kv__post_recv(c)))
 		return ret;
+	c->recv_posted = true; /* stays posted if the request fails to go */
 	if ((ret = kv__send_msg(c, kv_msg_put_header(c->msg_send, KV_MSG_STATS_REQ, 0, 0))))
 		return ret;
 	len = kv__wait_recv(c);
 	if (len < 0)
 		return len;
+	c->recv_posted = false;
 	if (kv_msg_get_header(c->msg_recv, (size_t)len, &hdr) ||
 	    hdr.type != KV_MSG_STATS_RESP) {
 		kv__seterr(c, "malformed stats response (%d bytes)", len);
 		return -EPROTO;
 	}
 	if (hdr.status)
-		return -(int)hdr.status;
+		return hdr.status < 4096 ? -(int)hdr.status : -EPROTO;
 	*json = strndup((const char *)c->msg_recv + KV_MSG_HDR_LEN, hdr.payload_len);
 	return *json ? 0 : -ENOMEM;
 }

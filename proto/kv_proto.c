@@ -148,8 +148,18 @@ int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 		snprintf(err, errlen, "geometry: record size %u too small", g->rec_size);
 		return -EINVAL;
 	}
+	if (nslots > UINT32_MAX) {
+		snprintf(err, errlen, "geometry: %llu slots (at most 2^32 - 1)",
+			 (unsigned long long)nslots);
+		return -EINVAL;
+	}
+	if (g->rec_size != ((KV_REC_HDR + g->max_key + g->max_value + 7) & ~7u)) {
+		snprintf(err, errlen, "geometry: record size %u does not match the limits",
+			 g->rec_size);
+		return -EINVAL;
+	}
 	if (g->head_size % 8 || g->head_size < KV_REC_HDR + 8 ||
-	    g->head_size > g->rec_size) {
+	    g->head_size > g->rec_size || g->head_size > KV_HEAD_LIMIT) {
 		snprintf(err, errlen, "geometry: head size %u", g->head_size);
 		return -EINVAL;
 	}

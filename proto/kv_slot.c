@@ -53,7 +53,11 @@ int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
 	room = slab_len > ctrl_off + 4096 ? slab_len - ctrl_off - 4096 : 0;
 	nslots = room / (8 + 2 * rec_size);
 	nslots -= nslots % bucket_slots;
-	if (nslots / bucket_slots < 2 || nslots / bucket_slots > UINT32_MAX) {
+	if (nslots > UINT32_MAX) { /* slot indexes are 32-bit */
+		nslots = UINT32_MAX;
+		nslots -= nslots % bucket_slots;
+	}
+	if (nslots / bucket_slots < 2) {
 		snprintf(err, errlen,
 			 "a %llu-byte slab cannot hold a table of %llu-byte records",
 			 (unsigned long long)slab_len, (unsigned long long)rec_size);
@@ -279,12 +283,19 @@ int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
 	unsigned nfree[2] = {0, 0};
 	int pick;
 
+	unsigned nlocked = 0;
+
 	for (int b = 0; b < 2; b++)
-		for (uint32_t i = 0; i < g->bucket_slots; i++)
-			if (!kv_ctrl_used(ctrl_of[b][i]) && !kv_ctrl_owner(ctrl_of[b][i]))
+		for (uint32_t i = 0; i < g->bucket_slots; i++) {
+			if (kv_ctrl_used(ctrl_of[b][i]))
+				continue;
+			if (kv_ctrl_owner(ctrl_of[b][i]))
+				nlocked++; /* being claimed; may be given back */
+			else
 				nfree[b]++;
+		}
 	if (!nfree[0] && !nfree[1])
-		return -ENOSPC;
+		return nlocked ? -EBUSY : -ENOSPC;
 	pick = nfree[1] > nfree[0];
 	for (uint32_t i = 0; i < g->bucket_slots; i++) {
 		uint64_t c = ctrl_of[pick][i];
@@ -321,11 +332,10 @@ static uint64_t settle(const uint8_t *slab, const struct kv_geometry *g,
 }
 
 unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
-			       uint16_t owner)
+			       uint16_t owner, uint8_t *scratch)
 {
 	uint64_t n = kv_nslots(g);
 	unsigned released = 0;
-	uint8_t *copies = NULL;
 
 	for (uint64_t s = 0; s < n; s++) {
 		uint64_t *w = ctrl_word(slab, g, s);
@@ -333,19 +343,12 @@ unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
 
 		if (owner == 0 || kv_ctrl_owner(c) != owner)
 			continue;
-		if (!copies && !(copies = malloc(2 * (size_t)g->rec_size))) {
-			/* No memory to look: unlock and keep the active copy. */
-			__atomic_store_n(w, kv_ctrl_with_owner(c, 0), __ATOMIC_RELEASE);
-			released++;
-			continue;
-		}
 		/* Nobody else can take a locked word, so a plain store is safe
 		 * against remote compare-and-swap: theirs compares and fails. */
-		__atomic_store_n(w, settle(slab, g, s, c, copies, copies + g->rec_size),
+		__atomic_store_n(w, settle(slab, g, s, c, scratch, scratch + g->rec_size),
 				 __ATOMIC_RELEASE);
 		released++;
 	}
-	free(copies);
 	return released;
 }
 

@@ -50,6 +50,7 @@
 #define KV_DEFAULT_BUCKET_SLOTS 8u
 #define KV_DEFAULT_MAX_VALUE 1024u
 #define KV_DEFAULT_HEAD_SIZE 128u
+#define KV_HEAD_LIMIT 4096u
 #define KV_SCRATCH_AREAS 64
 #define KV_SCRATCH_LEN 4096
 #define KV_REC_TOMBSTONE 1u
@@ -204,7 +205,9 @@ unsigned kv_probe_matches(const struct kv_geometry *g, const struct kv_keyhash *
 
 /*
  * A free, unlocked slot for an insert: from the bucket with more free slots,
- * the first such. Returns 0 and sets *slot and *ctrl, or -ENOSPC.
+ * the first such. Returns 0 and sets *slot and *ctrl; -EBUSY when the only
+ * free slots are locked (being claimed, maybe given back: retry); -ENOSPC
+ * when there is none.
  */
 int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
 		  const uint64_t *ctrl1, const uint64_t *ctrl2,
@@ -213,10 +216,12 @@ int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
 /*
  * Server side, over the whole slab: release every lock held by @owner. A slot
  * whose inactive copy holds a complete newer write adopts it; otherwise the
- * lock word goes back to what it was. Returns the number of slots released.
+ * lock word goes back to what it was. @scratch has room for 2 * rec_size
+ * bytes (allocated once, so a release never depends on memory being free).
+ * Returns the number of slots released.
  */
 unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
-			       uint16_t owner);
+			       uint16_t owner, uint8_t *scratch);
 
 struct kv_slab_census {
 	uint64_t used;    /* ctrl says used */

@@ -42,6 +42,7 @@ struct kv_conn {
 	uint16_t client_id;
 	bool established;
 	bool send_busy;
+	bool stats_pending; /* a request came while the send buffer was busy */
 	struct kv_conn *prev, *next;
 };
 
@@ -63,6 +64,8 @@ struct kv_server {
 	uint64_t protocol_errors;
 	uint8_t id_used[(KV_MAX_CLIENT_ID + 1) / 8];
 	struct timespec start;
+	uint8_t *release_buf;       /* 2 * rec_size, for kv_slab_release_owner */
+	struct rdma_cm_id *orphan;  /* a refused id with no connection struct */
 	char where[NI_MAXHOST + 8]; /* ADDR:PORT we listen on */
 	bool stop;
 };
@@ -272,7 +275,8 @@ static void kv__conn_destroy(struct kv_conn *c)
 		ibv_dereg_mr(c->mr);
 	free(c->buf);
 	if (c->client_id) {
-		unsigned n = kv_slab_release_owner(s->slab.base, &s->geo, c->client_id);
+		unsigned n = kv_slab_release_owner(s->slab.base, &s->geo, c->client_id,
+						   s->release_buf);
 
 		if (n)
 			kv__log(s, "client %u left %u slot lock(s); released", c->client_id, n);
@@ -348,7 +352,8 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 	if (!c) {
 		kv__err("refusing a client: out of memory");
 		rdma_reject(ev->id, NULL, 0);
-		return NULL; /* the id stays with rdma_cm until shutdown */
+		s->orphan = ev->id; /* destroyed once the event is acked */
+		return NULL;
 	}
 	c->srv = s;
 	c->id = ev->id;
@@ -449,18 +454,28 @@ static void kv__on_cm_event(struct kv_server *s)
 			kv__conn_destroy(gone);
 			gone = NULL;
 		}
+		if (s->orphan) {
+			rdma_destroy_id(s->orphan);
+			s->orphan = NULL;
+		}
 	}
 }
+
+static void kv__send_stats(struct kv_server *s, struct kv_conn *c);
 
 static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 			   const uint8_t *msg, size_t len)
 {
 	struct kv_msg_header hdr;
-	struct kv_server_stats st;
-	char *json;
-	size_t jlen;
 	int ret = kv_msg_get_header(msg, len, &hdr);
 
+	if (!ret && hdr.type == KV_MSG_STATS_REQ && !hdr.payload_len && c->send_busy &&
+	    !c->stats_pending) {
+		/* Our last SEND's completion may trail the client's next request
+		 * (nothing orders the two in the CQ): answer when it is done. */
+		c->stats_pending = true;
+		return;
+	}
 	if (ret || hdr.type != KV_MSG_STATS_REQ || hdr.payload_len || c->send_busy) {
 		s->protocol_errors++;
 		kv__err("client %u sent a bad control message (%zu bytes, %s); disconnecting it",
@@ -468,6 +483,16 @@ static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 		rdma_disconnect(c->id);
 		return;
 	}
+	kv__send_stats(s, c);
+}
+
+/* SEND the stats JSON to @c (its send buffer is free). */
+static void kv__send_stats(struct kv_server *s, struct kv_conn *c)
+{
+	struct kv_server_stats st;
+	char *json;
+	size_t jlen;
+
 	kv_server_get_stats(s, &st);
 	json = kv_stats_to_json(&st);
 	jlen = json ? strlen(json) : 0;
@@ -477,7 +502,7 @@ static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 			  json && jlen ? 0 : ENOMEM);
 	memcpy(c->buf + KV_MSG_HDR_LEN, json ? json : "", jlen);
 	free(json);
-	if ((ret = kv__post_send(c, KV_MSG_HDR_LEN + jlen)))
+	if (kv__post_send(c, KV_MSG_HDR_LEN + jlen))
 		rdma_disconnect(c->id);
 }
 
@@ -485,13 +510,20 @@ static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
 			      const struct ibv_wc *wc)
 {
 	if (wc->status != IBV_WC_SUCCESS) {
-		if (wc->status != IBV_WC_WR_FLUSH_ERR)
-			kv__log(s, "client %u: %s", c->client_id,
+		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
+			kv__log(s, "client %u: %s; disconnecting it", c->client_id,
 				ibv_wc_status_str(wc->status));
-		return; /* the QP is in error; DISCONNECTED follows */
+			s->protocol_errors += wc->status == IBV_WC_LOC_LEN_ERR;
+			rdma_disconnect(c->id); /* DISCONNECTED then frees it */
+		}
+		return;
 	}
 	if (wc->opcode == IBV_WC_SEND) {
 		c->send_busy = false;
+		if (c->stats_pending) {
+			c->stats_pending = false;
+			kv__send_stats(s, c);
+		}
 		return;
 	}
 	if (wc->opcode == IBV_WC_RECV && wc->wr_id >= 1 && wc->wr_id <= KV_RECV_DEPTH) {
@@ -628,6 +660,12 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		kv__err("%s", err);
 		goto fail;
 	}
+	s->release_buf = malloc(2 * (size_t)s->geo.rec_size);
+	if (!s->release_buf) {
+		ret = -ENOMEM;
+		kv__err("out of memory");
+		goto fail;
+	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || (ret = kv__signals(s))) {
 		ret = ret ? ret : -errno;
@@ -709,6 +747,7 @@ void kv_server_destroy(struct kv_server *s)
 	if (s->epfd >= 0)
 		close(s->epfd);
 	kv_slab_free(&s->slab);
+	free(s->release_buf);
 	free(s);
 }
 

@@ -62,6 +62,18 @@ static uint8_t *copy_of(struct slab *s, uint64_t slot, unsigned copy)
 	return s->mem + kv_head_off(&s->g, slot, copy);
 }
 
+/* kv_slab_release_owner with the scratch buffer the server would own. */
+static unsigned release_owner(struct slab *s, uint16_t owner)
+{
+	uint8_t *scratch = malloc(2 * (size_t)s->g.rec_size);
+	unsigned n;
+
+	ck_assert_ptr_nonnull(scratch);
+	n = kv_slab_release_owner(s->mem, &s->g, owner, scratch);
+	free(scratch);
+	return n;
+}
+
 static void put_record(struct slab *s, uint64_t slot, unsigned copy, uint64_t seq,
 		       const char *key, const char *val)
 {
@@ -1072,8 +1084,8 @@ START_TEST(test_probe_free_full)
 		locked[i] = kv_ctrl_make((uint16_t)(i + 2), 0, false, 0, 0);
 	}
 	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, used, used, &slot, &c), -ENOSPC);
-	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, locked, locked, &slot, &c), -ENOSPC);
-	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, used, locked, &slot, &c), -ENOSPC);
+	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, locked, locked, &slot, &c), -EBUSY);
+	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, used, locked, &slot, &c), -EBUSY);
 	/* Locked free slots are passed over for an unlocked one. */
 	locked[3] = 0;
 	ck_assert_int_eq(kv_probe_free(&g, &probe_kh, used, locked, &slot, &c), 0);
@@ -1113,11 +1125,11 @@ START_TEST(test_release_adopts_newer_copy)
 	put_record(&s, 20, 1, 1, "beta", "x");
 	*ctrl_of(&s, 20) = kv_ctrl_make(7, 0, false, 0, 0);
 
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 2);
+	ck_assert_uint_eq(release_owner(&s, 7), 2);
 	ck_assert_uint_eq(*ctrl_of(&s, 10), kv_ctrl_make(0, fp, true, 1, 6));
 	ck_assert_uint_eq(*ctrl_of(&s, 20), kv_ctrl_make(0, fp_of(&s.g, "beta"), true, 1, 1));
 	/* Nothing left to release. */
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 0);
+	ck_assert_uint_eq(release_owner(&s, 7), 0);
 	free(s.mem);
 }
 END_TEST
@@ -1130,7 +1142,7 @@ START_TEST(test_release_adopts_across_seq_wrap)
 	put_record(&s, 3, 1, KV_CTRL_SEQ_MASK, "w", "last");
 	put_record(&s, 3, 0, 1, "w", "first-again");
 	*ctrl_of(&s, 3) = kv_ctrl_make(7, fp, true, 1, KV_CTRL_SEQ_MASK);
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 1);
+	ck_assert_uint_eq(release_owner(&s, 7), 1);
 	ck_assert_uint_eq(*ctrl_of(&s, 3), kv_ctrl_make(0, fp, true, 0, 1));
 	free(s.mem);
 }
@@ -1156,7 +1168,7 @@ START_TEST(test_release_torn_restores)
 	/* A locked free slot whose insert did not get anywhere. */
 	*ctrl_of(&s, 13) = kv_ctrl_make(7, 0, false, 0, 0);
 
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 4);
+	ck_assert_uint_eq(release_owner(&s, 7), 4);
 	ck_assert_uint_eq(*ctrl_of(&s, 10), kv_ctrl_make(0, fp, true, 0, 5));
 	ck_assert_uint_eq(*ctrl_of(&s, 11), kv_ctrl_make(0, fp_of(&s.g, "gamma"), true, 1, 3));
 	ck_assert_uint_eq(*ctrl_of(&s, 12), kv_ctrl_make(0, fp_of(&s.g, "delta"), true, 1, 5));
@@ -1175,7 +1187,7 @@ START_TEST(test_release_tombstone_frees)
 	put_record(&s, 10, 0, 5, "alpha", "one");
 	put_tombstone(&s, 10, 1, 6);
 	*ctrl_of(&s, 10) = kv_ctrl_make(7, fp, true, 0, 5);
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 1);
+	ck_assert_uint_eq(release_owner(&s, 7), 1);
 	c = *ctrl_of(&s, 10);
 	ck_assert_uint_eq(kv_ctrl_owner(c), 0);
 	ck_assert(!kv_ctrl_used(c));
@@ -1207,10 +1219,10 @@ START_TEST(test_release_other_owners_untouched)
 	*ctrl_of(&s, 7) = kv_ctrl_make(0, 0x7777, true, 1, 3); /* unlocked */
 	memcpy(before, s.mem, s.len);
 
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 0), 0);
+	ck_assert_uint_eq(release_owner(&s, 0), 0);
 	ck_assert_mem_eq(s.mem, before, s.len);
 
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 7), 3);
+	ck_assert_uint_eq(release_owner(&s, 7), 3);
 	ck_assert_uint_eq(*ctrl_of(&s, 5), kv_ctrl_make(0, fp_of(&s.g, "mine"), true, 1, 2));
 	ck_assert_uint_eq(*ctrl_of(&s, 6), 0);
 	ck_assert_uint_eq(*ctrl_of(&s, nslots - 2), 0);
@@ -1220,7 +1232,7 @@ START_TEST(test_release_other_owners_untouched)
 	*ctrl_of(&s, nslots - 2) = kv_ctrl_make(7, 0, false, 0, 0);
 	ck_assert_mem_eq(s.mem, before, s.len);
 
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 9), 0);
+	ck_assert_uint_eq(release_owner(&s, 9), 0);
 	ck_assert_mem_eq(s.mem, before, s.len);
 	free(before);
 	free(s.mem);
@@ -1237,7 +1249,7 @@ START_TEST(test_release_many)
 		*ctrl_of(&s, i) = kv_ctrl_make(65535, 0, false, 0, 0);
 		expect++;
 	}
-	ck_assert_uint_eq(kv_slab_release_owner(s.mem, &s.g, 65535), expect);
+	ck_assert_uint_eq(release_owner(&s, 65535), expect);
 	for (uint64_t i = 0; i < nslots; i++)
 		ck_assert_uint_eq(*ctrl_of(&s, i), 0);
 	free(s.mem);
