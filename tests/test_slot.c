@@ -230,6 +230,37 @@ START_TEST(test_layout_64m)
 }
 END_TEST
 
+START_TEST(test_layout_caps_slot_count)
+{
+	struct kv_geometry g;
+	char err[160];
+
+	/* 1 TiB of 48-byte records would be over 2^32 slots: capped, and valid. */
+	ck_assert_int_eq(kv_geometry_layout(1ull << 40, 8, 8, 8, 32, SEED, &g, err, sizeof(err)), 0);
+	ck_assert_uint_le(kv_nslots(&g), UINT32_MAX);
+	ck_assert_uint_eq(kv_nslots(&g) % 8, 0);
+	ck_assert_int_eq(kv_geometry_check(&g, 1ull << 40, err, sizeof(err)), 0);
+	/* A hello claiming more slots than that is refused. */
+	g.nbuckets = (uint32_t)(UINT32_MAX / 8) + 1;
+	ck_assert_int_eq(kv_geometry_check(&g, UINT64_MAX, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_check_record_size_must_match_limits)
+{
+	struct kv_geometry g;
+	char err[160];
+
+	ck_assert_int_eq(kv_geometry_layout(1u << 24, 16, 64, 8, KV_DEFAULT_HEAD_SIZE, SEED, &g,
+					    err, sizeof(err)), 0);
+	g.rec_size += 8; /* bigger than the limits need: a lying hello */
+	ck_assert_int_eq(kv_geometry_check(&g, 1u << 24, err, sizeof(err)), -EINVAL);
+	g.rec_size -= 8;
+	g.head_size = KV_HEAD_LIMIT + 8;
+	ck_assert_int_eq(kv_geometry_check(&g, 1u << 24, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_layout_sweep)
 {
 	/* Around the smallest slab that holds two buckets, every answer is
@@ -1328,6 +1359,8 @@ static Suite *slot_suite(void)
 	tc = new_case("layout");
 	tcase_add_test(tc, test_layout_64m);
 	tcase_add_test(tc, test_layout_sweep);
+	tcase_add_test(tc, test_layout_caps_slot_count);
+	tcase_add_test(tc, test_check_record_size_must_match_limits);
 	tcase_add_test(tc, test_layout_too_small);
 	tcase_add_test(tc, test_layout_bad_limits);
 	suite_add_tcase(s, tc);
