@@ -37,6 +37,9 @@ static void kv__bench_usage(FILE *f)
 	      "                   behind one doorbell; a PUT goes out alone [1]\n"
 	      "  --clients C      connections, one thread each, 1..64 [1]\n"
 	      "  --seconds S      stop measuring after S seconds at most [120]\n"
+	      "  --split          also time each doorbell to its completion, and report\n"
+	      "                   the per-op time spent waiting on the wire apart from\n"
+	      "                   the client's own, at depth 1 (two clock reads a round trip)\n"
 	      "A put run first stores every key; other runs expect the keys to exist\n"
 	      "(run a put first) and refuse to measure misses. Prints one JSON object.\n",
 	      f);
@@ -53,6 +56,7 @@ int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err)
 		{"depth", required_argument, NULL, 'D'},
 		{"clients", required_argument, NULL, 'c'},
 		{"seconds", required_argument, NULL, 's'},
+		{"split", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -113,6 +117,9 @@ int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err)
 			if (kv_parse_uint(optarg, 1, 86400, &v))
 				goto bad;
 			b->seconds = (unsigned)v;
+			break;
+		case 'S':
+			b->split = 1;
 			break;
 		case 'h':
 			kv__bench_usage(stdout);
@@ -460,6 +467,7 @@ static void kv__report(struct kv__bench *b, struct kv__worker *ws, double secs)
 		d.doorbells += w->after.doorbells - w->before.doorbells;
 		d.torn_retries += w->after.torn_retries - w->before.torn_retries;
 		d.lock_retries += w->after.lock_retries - w->before.lock_retries;
+		d.wait_ns += w->after.wait_ns - w->before.wait_ns;
 	}
 	json_object_set_new(o, "workload", json_string(kv__wl_names[b->o.workload]));
 	json_object_set_new(o, "dist", json_string(b->o.zipf ? "zipf" : "uniform"));
@@ -485,6 +493,19 @@ static void kv__report(struct kv__bench *b, struct kv__worker *ws, double secs)
 	json_object_set_new(retries, "torn_reads", json_integer((json_int_t)d.torn_retries));
 	json_object_set_new(retries, "lock_conflicts", json_integer((json_int_t)d.lock_retries));
 	json_object_set_new(o, "retries", retries);
+	if (b->o.split && done) {
+		/* Where an operation's time goes: waiting for completions (the
+		 * wire, the device, the server's NIC) or the client's own work. */
+		double all_us = (double)(get.sum_ns + put.sum_ns) / 1e3 / (double)done;
+		double wait_us = (double)d.wait_ns / 1e3 / (double)done;
+		json_t *split = json_object();
+
+		json_object_set_new(split, "op_us", json_real(round(all_us * 10) / 10));
+		json_object_set_new(split, "wait_us", json_real(round(wait_us * 10) / 10));
+		json_object_set_new(split, "client_us",
+				    json_real(round((all_us - wait_us) * 10) / 10));
+		json_object_set_new(o, "time_split_mean", split);
+	}
 	json_object_set_new(o, "errors", json_integer((json_int_t)errors));
 	json_object_set_new(o, "not_found", json_integer((json_int_t)not_found));
 	json_object_set_new(o, "complete", json_boolean(done == b->o.ops));
@@ -497,7 +518,8 @@ static void kv__report(struct kv__bench *b, struct kv__worker *ws, double secs)
 
 static int kv__connect_all(struct kv__bench *b, struct kv__worker *ws)
 {
-	struct kv_connect_opts co = {.timeout_ms = b->cli->timeout_ms, .depth = b->o.depth};
+	struct kv_connect_opts co = {.timeout_ms = b->cli->timeout_ms, .depth = b->o.depth,
+				     .time_waits = b->o.split};
 	char err[320];
 
 	for (unsigned i = 0; i < b->o.clients; i++) {

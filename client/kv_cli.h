@@ -54,6 +54,7 @@ struct kv_bench_opts {
 	unsigned clients;
 	unsigned seconds; /* upper bound on the run's time */
 	int no_load;      /* skip storing the keys first */
+	int split;        /* time each doorbell's wait: wire vs client time */
 };
 
 int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err);

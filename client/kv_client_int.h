@@ -50,6 +50,7 @@ struct kv_client {
 	bool debug;             /* KV_DEBUG set: log every verb posted */
 	bool recv_posted;       /* a control-message receive is outstanding */
 	uint32_t max_inline;    /* largest WRITE sent inline */
+	bool time_waits;        /* see kv_connect_opts */
 	uint8_t *msg_send, *msg_recv; /* KV_MSG_MAX each */
 	uint8_t *demo_src, *demo_dst;
 	uint8_t *multi;               /* depth slot-head images */

@@ -25,6 +25,14 @@ static void kv__seterr(kv_client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+static uint64_t kv__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t kv__now_ms(void)
 {
 	struct timespec ts;
@@ -117,6 +125,7 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 {
 	struct ibv_send_wr wr[KV__MAX_WR], *bad;
 	struct ibv_sge sge[KV__MAX_WR];
+	uint64_t t0 = 0;
 	int ret;
 
 	if (c->broken)
@@ -160,6 +169,8 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 		}
 	}
 	c->cnt.doorbells++;
+	if (c->time_waits)
+		t0 = kv__now_ns();
 	if (c->debug)
 		for (unsigned i = 0; i < n; i++)
 			fprintf(stderr, "kv: post op %d off %llu len %u rkey %x addr %llx lkey %x local %p\n",
@@ -173,7 +184,10 @@ int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
 		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
 		return -ret;
 	}
-	return kv__poll(c, c->send_cq, 1, NULL);
+	ret = kv__poll(c, c->send_cq, 1, NULL);
+	if (c->time_waits)
+		c->cnt.wait_ns += kv__now_ns() - t0;
+	return ret;
 }
 
 static int kv__post_recv(kv_client *c)
@@ -386,6 +400,7 @@ int kv_connect(kv_client **out, const char *addr, const char *port,
 		 strchr(addr, ':') ? "]" : "", port);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;
 	c->depth = opts && opts->depth ? opts->depth : 1;
+	c->time_waits = opts && opts->time_waits;
 	if (c->depth > KV_MAX_DEPTH)
 		c->depth = KV_MAX_DEPTH;
 	ret = getaddrinfo(addr, port, &hints, &res);

@@ -33,6 +33,8 @@ typedef struct kv_client kv_client;
 struct kv_connect_opts {
 	unsigned timeout_ms; /* per connection step; 0 means 5000 */
 	unsigned depth;      /* most keys per kv_get_multi(); 0 means 1 */
+	int time_waits;      /* count ns from each doorbell to its completion
+				(kv_counters.wait_ns); costs two clock reads each */
 };
 
 /*
@@ -112,6 +114,7 @@ struct kv_counters {
 	uint64_t torn_retries;  /* reads that found no whole copy and retried */
 	uint64_t lock_retries;  /* lock conflicts that backed off and retried */
 	uint64_t doorbells;     /* ibv_post_send calls */
+	uint64_t wait_ns;       /* doorbell to completion, if time_waits was set */
 };
 
 KV_API void kv_client_counters(const kv_client *c, struct kv_counters *out);
