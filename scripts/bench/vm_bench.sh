@@ -160,6 +160,13 @@ B="--keys $KEYS --value-size $VSIZE --seconds 15"
 	phase ycsb_a bench --workload a --dist zipf --ops $((15000 * SCALE)) $B
 	phase ycsb_b bench --workload b --dist zipf --ops $((20000 * SCALE)) $B
 	phase ycsb_c bench --workload c --dist zipf --ops $((20000 * SCALE)) $B
+	# Where the time goes (kvcli bench --split times each doorbell to its
+	# completion), and a GET of one hot key, which reads the same slot over
+	# and over as perftest reads one buffer.
+	phase get_split bench --workload get --ops $((10000 * SCALE)) --split $B
+	phase get_hot bench --workload get --keys 1 --value-size "$VSIZE" \
+		--ops $((10000 * SCALE)) --split --seconds 15
+	phase put_split bench --workload put --ops $((5000 * SCALE)) --split $B
 }
 phase server_stats stats
 stop_server TERM || note_fail "kvserver exit status $?"
@@ -267,7 +274,7 @@ obj() {
 	obj read_lat_64 read_lat_get_param read_lat_get_avg read_lat_get_one write_lat_64 atomic_lat \
 		read_bw_64_t16 read_bw_64_t128
 	printf ',\n"store":'
-	obj load connect_1 get_d1 put_d1 get_d16 ycsb_a ycsb_b ycsb_c
+	obj load connect_1 get_d1 put_d1 get_d16 ycsb_a ycsb_b ycsb_c get_split get_hot put_split
 	printf ',\n"server_cpu_s":'
 	tr -d '\n' <"$J/server_cpu_s"
 	printf ',\n"server_cpu":'
