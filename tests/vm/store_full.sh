@@ -8,7 +8,8 @@ awk 'BEGIN { for (i = 0; i < 2000; i++) printf "put fill%d value-%d\n", i, i }' 
 ok=$(grep -c '^OK$' /tmp/fill.out)
 full=$(grep -c '^ERROR store full' /tmp/fill.out)
 total=$(kvcli stats | sed 's/.*"slots_total":\([0-9]*\).*/\1/')
-log "$ok keys stored, $full refused as full, $total slots"
+first_refusal=$(awk '/^ERROR/ { print NR - 1; exit }' /tmp/fill.out)
+log "$ok keys stored, $full refused as full, $total slots; first refusal after $first_refusal stored ($((first_refusal * 100 / total))% full)"
 [ "$full" -gt 0 ] || fail "the store never reported full"
 [ $((ok * 100 / total)) -ge 75 ] || fail "full at $ok of $total slots (under 75%)"
 # Every key that got OK reads back its own value.
