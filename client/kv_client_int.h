@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -64,6 +65,15 @@ struct kv_client {
 	struct kv_counters cnt;
 	char err[256];
 };
+
+/* CLOCK_MONOTONIC in ns: the library's one clock. */
+static inline uint64_t kv__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* Post @n verbs behind one doorbell, wait for all, check each. 0 or -errno. */
 int kv__run(kv_client *c, const struct kv__wr *w, unsigned n);

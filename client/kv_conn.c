@@ -25,22 +25,6 @@ static void kv__seterr(kv_client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t kv__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t kv__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- verbs --------------------------------------------------------------- */
 
 /*
@@ -104,7 +88,7 @@ static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *
 		}
 		got += (unsigned)k;
 		if (k == 0 && ++spins % 4096 == 0) {
-			uint64_t now = kv__now_ms();
+			uint64_t now = kv__now_ns() / 1000000;
 			int ret = kv__check_cm(c);
 
 			if (ret)

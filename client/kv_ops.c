@@ -37,14 +37,6 @@ static void kv__backoff(kv_client *c, unsigned attempt)
 	nanosleep(&ts, NULL);
 }
 
-static uint64_t kv__ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
 
 static void kv__rd(struct kv__wr *w, uint64_t off, void *local, uint32_t len)
@@ -216,8 +208,9 @@ static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__f
 			} else if (kv__r == -EBUSY) {                        \
 				(c)->cnt.lock_retries++;                     \
 				if (!kv__start)                              \
-					kv__start = kv__ms();                \
-				else if (kv__ms() - kv__start > KV__LOCK_WAIT_MS) \
+					kv__start = kv__now_ns();            \
+				else if (kv__now_ns() - kv__start >          \
+					 KV__LOCK_WAIT_MS * 1000000ull)      \
 					break;                               \
 			} else {                                             \
 				break;                                       \
@@ -260,7 +253,7 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 	size_t stride = c->multi_stride;
 	struct kv__wr w[KV_MAX_DEPTH];
 	struct kv_keyhash kh;
-	unsigned nw = 0, slot_of[KV_MAX_DEPTH];
+	unsigned nw = 0;
 	uint32_t part[KV_MAX_DEPTH];
 	int ret;
 
@@ -271,13 +264,11 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		if (res[i].status)
 			continue;
 		kv_key_hash(G(c), keys[i].key, keys[i].klen, &kh);
-		slot_of[i] = nw;
 		part[i] = kv__head_read(c, keys[i].klen);
 		kv__rd(&w[nw++], kv_slot_off(G(c), kh.home), c->multi + i * stride, h + part[i]);
 	}
 	if (nw && (ret = kv__run(c, w, nw)))      /* every first READ, one doorbell */
 		return ret;
-	(void)slot_of;
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *img = c->multi + i * stride;
 		struct kv_rec_view v;
