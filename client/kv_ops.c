@@ -445,6 +445,7 @@ static int kv__put_once(kv_client *c, const void *key, size_t klen, const void *
 	struct kv_keyhash kh;
 	struct kv__found f;
 	uint64_t hctrl;
+	bool mine;
 	int pick, ret;
 
 	kv_key_hash(G(c), key, klen, &kh);
@@ -454,9 +455,11 @@ static int kv__put_once(kv_client *c, const void *key, size_t klen, const void *
 	if (pick == KV_PICK_TORN)
 		return -EAGAIN;
 	/* What the home slot's control word must be if nobody is writing it:
-	 * the lock CAS expects exactly that, so RT1 need not read it. */
-	hctrl = kv_slot_ctrl_of(G(c), pick, &f.rec);
-	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f.rec, key, klen))
+	 * the lock CAS expects exactly that, so RT1 need not read it. When home
+	 * holds our key, its fingerprint is the one we just computed. */
+	mine = pick == KV_PICK_RECORD && kv_rec_is_key(&f.rec, key, klen);
+	hctrl = kv_slot_ctrl_of(G(c), pick, &f.rec, mine ? &kh : NULL);
+	if (mine)
 		return kv__write_slot(c, &kh, kh.home, hctrl, false, key, klen, val, vlen,
 				      NULL);
 	if (val == NULL) { /* delete: the key is elsewhere or nowhere */

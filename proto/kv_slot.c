@@ -236,14 +236,17 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 }
 
 uint64_t kv_slot_ctrl_of(const struct kv_geometry *g, enum kv_pick pick,
-			 const struct kv_rec_view *v)
+			 const struct kv_rec_view *v, const struct kv_keyhash *kh)
 {
-	struct kv_keyhash kh;
+	struct kv_keyhash own;
 
 	if (pick != KV_PICK_RECORD)
 		return v->seq ? kv_ctrl_make(0, 0, false, v->copy, v->seq) : 0;
-	kv_key_hash(g, v->key, v->klen, &kh);
-	return kv_ctrl_make(0, kh.fp, true, v->copy, v->seq);
+	if (!kh) {
+		kv_key_hash(g, v->key, v->klen, &own);
+		kh = &own;
+	}
+	return kv_ctrl_make(0, kh->fp, true, v->copy, v->seq);
 }
 
 bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen)
@@ -327,7 +330,7 @@ static uint64_t settle(const uint8_t *slab, const struct kv_geometry *g,
 	pick = kv_slot_pick(copy0, g->rec_size, copy1, g->rec_size, g, &v, &need);
 	if ((pick == KV_PICK_RECORD || pick == KV_PICK_NONE) && v.seq &&
 	    v.copy != kv_ctrl_active(c) && seq_after(v.seq, kv_ctrl_seq(c)))
-		return kv_slot_ctrl_of(g, pick, &v);
+		return kv_slot_ctrl_of(g, pick, &v, NULL);
 	return kv_ctrl_with_owner(c, 0);
 }
 

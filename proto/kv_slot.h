@@ -187,9 +187,11 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
  * The control word an unlocked slot carries when its newest whole copy is
  * *v (as kv_slot_pick left it for RECORD or NONE). Writers use it as the
  * expected value of their lock CAS, so they need not read the word first.
+ * @kh, when not NULL, is the hash of v's key, which the caller already has;
+ * otherwise the key is hashed here.
  */
 uint64_t kv_slot_ctrl_of(const struct kv_geometry *g, enum kv_pick pick,
-			 const struct kv_rec_view *v);
+			 const struct kv_rec_view *v, const struct kv_keyhash *kh);
 
 /* True when @v is a live record for exactly this key. */
 bool kv_rec_is_key(const struct kv_rec_view *v, const void *key, size_t klen);
