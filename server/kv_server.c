@@ -70,6 +70,15 @@ struct kv_server {
 	bool stop;
 };
 
+__attribute__((format(printf, 1, 0)))
+static void kv__vsay(const char *fmt, va_list ap)
+{
+	fputs("kvserver: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* A log line about a connection; -q silences these. */
 __attribute__((format(printf, 2, 3)))
 static void kv__log(const struct kv_server *s, const char *fmt, ...)
 {
@@ -78,21 +87,18 @@ static void kv__log(const struct kv_server *s, const char *fmt, ...)
 	if (s && s->opts.quiet)
 		return;
 	va_start(ap, fmt);
-	fputs("kvserver: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	kv__vsay(fmt, ap);
 	va_end(ap);
 }
 
+/* An error line, always printed. */
 __attribute__((format(printf, 1, 2)))
 static void kv__err(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("kvserver: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	kv__vsay(fmt, ap);
 	va_end(ap);
 }
 
