@@ -191,7 +191,7 @@ struct kv__bench {
 	const struct kv_cli_opts *cli;
 	struct kv_bench_opts o;
 	struct kv__zipf zipf;
-	struct timespec deadline;
+	uint64_t deadline_ns;       /* CLOCK_MONOTONIC; stop measuring after */
 	int fatal;                 /* first transport error, shared */
 	char fatal_msg[320];
 	pthread_mutex_t lock;
@@ -260,14 +260,6 @@ static bool kv__transport(int err)
 	return kv_cli_exit_code(err) == KV_EXIT_TRANSPORT;
 }
 
-static bool kv__past_deadline(const struct kv__bench *b)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > b->deadline.tv_sec ||
-	       (now.tv_sec == b->deadline.tv_sec && now.tv_nsec > b->deadline.tv_nsec);
-}
 
 /* One PUT, timed. */
 static int kv__do_put(struct kv__worker *w, unsigned long key, char *val)
@@ -343,7 +335,7 @@ static void *kv__worker_main(void *arg)
 	for (unsigned long round = 0; w->done < w->ops && !w->b->fatal; round++) {
 		unsigned n = 0;
 
-		if (round % 64 == 0 && kv__past_deadline(w->b))
+		if (round % 64 == 0 && kv__now_ns() > w->b->deadline_ns)
 			break; /* the clock is not free everywhere: look now and then */
 
 		/* Gather reads up to the depth; an update goes out alone. */
@@ -564,9 +556,8 @@ int kv_bench_main(const struct kv_cli_opts *cli)
 	ret = b.o.workload == KV_WL_PUT ? kv__load(&b, ws) : kv__check_loaded(&b, &ws[0]);
 	if (ret)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &b.deadline);
-	b.deadline.tv_sec += b.o.seconds;
 	t0 = kv__now_ns();
+	b.deadline_ns = t0 + b.o.seconds * 1000000000ull;
 	for (unsigned i = 0; i < b.o.clients; i++)
 		if (pthread_create(&ws[i].thread, NULL, kv__worker_main, &ws[i])) {
 			b.fatal = -EAGAIN;
