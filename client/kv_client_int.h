@@ -10,17 +10,12 @@
 #include <rdma/rdma_cma.h>
 
 #include "kv.h"
+#include "kv_base.h"
 #include "kv_proto.h"
 #include "kv_slot.h"
+#include "kv_wire.h"
 
-/* One one-sided verb to post; remote offsets are relative to the slab. */
-struct kv__wr {
-	enum ibv_wr_opcode op; /* RDMA_READ, RDMA_WRITE or ATOMIC_CMP_AND_SWP */
-	uint64_t off;
-	void *local;           /* inside the client's registered buffer */
-	uint32_t len;
-	uint64_t compare, swap;
-};
+#define KV__MAX_WR (2 * KV_MAX_DEPTH + 8)
 
 /* Scratch for one operation, carved from the registered buffer. */
 struct kv__ws {
@@ -56,6 +51,9 @@ struct kv_client {
 	uint8_t *demo_src, *demo_dst;
 	uint8_t *multi;               /* depth slot-head images */
 	struct kv__ws ws;
+	struct kv_wire wire;          /* verbs, or the simulation's */
+	uint64_t seen;                /* what the last attempt saw of its slots:
+					 a change between attempts is progress */
 	struct kv_hello hello;
 	unsigned depth;
 	unsigned timeout_ms;
@@ -66,16 +64,29 @@ struct kv_client {
 	char err[256];
 };
 
-/* CLOCK_MONOTONIC in ns: the library's one clock. */
-static inline uint64_t kv__now_ns(void)
-{
-	struct timespec ts;
+/* Post @n verbs on c's wire behind one doorbell, wait for all, count them.
+ * 0 or -errno. */
+int kv__run(kv_client *c, const struct kv_wr *w, unsigned n);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* The verbs wire (kv_verbs.c); its context is the kv_client. */
+extern const struct kv_wire_ops kv__verbs_wire;
+void kv__break(kv_client *c);
+int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last);
 
-/* Post @n verbs behind one doorbell, wait for all, check each. 0 or -errno. */
-int kv__run(kv_client *c, const struct kv__wr *w, unsigned n);
+__attribute__((format(printf, 2, 3)))
+void kv__seterr(kv_client *c, const char *fmt, ...);
+
+/*
+ * Carve the operation buffer for the geometry in c->hello (plain memory; the
+ * verbs path registers it afterwards). 0 or -ENOMEM.
+ */
+int kv__buffers_alloc(kv_client *c);
+
+/*
+ * A client on any wire, for the simulation: no connection, buffers from
+ * malloc, the given hello. kv_close() frees it. NULL when out of memory.
+ */
+kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wire,
+			      uint64_t rng_seed);
 
 #endif

@@ -1,4 +1,4 @@
-/* kv_conn.c - the client's connection: rdma_cm setup, hello, posting verbs. */
+/* kv_conn.c - the client's connection: rdma_cm setup, hello, control messages. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -12,166 +12,15 @@
 
 #include "kv_client_int.h"
 
-#define KV__MAX_WR (2 * KV_MAX_DEPTH + 8)
 #define KV__ALIGN(x) (((x) + 63) & ~(size_t)63)
 
-__attribute__((format(printf, 2, 3)))
-static void kv__seterr(kv_client *c, const char *fmt, ...)
+void kv__seterr(kv_client *c, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
-}
-
-/* ---- verbs --------------------------------------------------------------- */
-
-/*
- * The QP failed or stalled: nothing more can be trusted to complete. Say so
- * to the server at once, so that it releases any slot lock we hold, rather
- * than when the application gets round to kv_close().
- */
-static void kv__break(kv_client *c)
-{
-	if (c->broken)
-		return;
-	c->broken = true;
-	if (c->connected)
-		rdma_disconnect(c->id);
-	c->connected = false; /* kv_close need not disconnect again */
-}
-
-/*
- * Called while a wait drags on: a DISCONNECTED (or any) CM event means the
- * server dropped us and nothing more will complete. 0 or -ECONNRESET.
- */
-static int kv__check_cm(kv_client *c)
-{
-	struct rdma_cm_event *ev;
-	enum rdma_cm_event_type type;
-
-	if (!c->ec || rdma_get_cm_event(c->ec, &ev)) /* non-blocking: EAGAIN */
-		return 0;
-	type = ev->event;
-	rdma_ack_cm_event(ev);
-	kv__break(c);
-	kv__seterr(c, "the server closed the connection (%s)", rdma_event_str(type));
-	return -ECONNRESET;
-}
-
-/* Poll @cq until @n completions arrived or the deadline passed. */
-static int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last)
-{
-	uint64_t deadline = 0;
-	unsigned got = 0, spins = 0;
-	struct ibv_wc wc[16];
-
-	while (got < n) {
-		int k = ibv_poll_cq(cq, (int)(n - got < 16 ? n - got : 16), wc);
-
-		if (k < 0) {
-			kv__break(c);
-			kv__seterr(c, "ibv_poll_cq failed");
-			return -EIO;
-		}
-		for (int i = 0; i < k; i++) {
-			if (wc[i].status != IBV_WC_SUCCESS) {
-				kv__break(c);
-				kv__seterr(c, "work request failed: %s",
-					   ibv_wc_status_str(wc[i].status));
-				return wc[i].status == IBV_WC_REM_ACCESS_ERR ? -EFAULT
-									   : -ECONNRESET;
-			}
-			if (last)
-				*last = wc[i];
-		}
-		got += (unsigned)k;
-		if (k == 0 && ++spins % 4096 == 0) {
-			uint64_t now = kv__now_ns() / 1000000;
-			int ret = kv__check_cm(c);
-
-			if (ret)
-				return ret;
-			if (!deadline)
-				deadline = now + c->timeout_ms;
-			else if (now > deadline) {
-				kv__break(c);
-				kv__seterr(c, "no completion within %u ms", c->timeout_ms);
-				return -ETIMEDOUT;
-			}
-		}
-	}
-	return 0;
-}
-
-int kv__run(kv_client *c, const struct kv__wr *w, unsigned n)
-{
-	struct ibv_send_wr wr[KV__MAX_WR], *bad;
-	struct ibv_sge sge[KV__MAX_WR];
-	uint64_t t0 = 0;
-	int ret;
-
-	if (c->broken)
-		return -ENOTCONN;
-	if (n == 0 || n > KV__MAX_WR)
-		return -EINVAL;
-	for (unsigned i = 0; i < n; i++) {
-		sge[i].addr = (uintptr_t)w[i].local;
-		sge[i].length = w[i].len;
-		sge[i].lkey = c->mr->lkey;
-		memset(&wr[i], 0, sizeof(wr[i]));
-		wr[i].wr_id = i;
-		wr[i].sg_list = &sge[i];
-		wr[i].num_sge = 1;
-		wr[i].opcode = w[i].op;
-		/* Only the last is signaled: an RC queue completes in order, so
-		 * its completion means every earlier one is done (and an error
-		 * on any of them still makes a completion). */
-		wr[i].send_flags = i + 1 == n ? IBV_SEND_SIGNALED : 0;
-		/* Small WRITEs (a control word, a short record) travel inside
-		 * the work request: the device need not fetch them. */
-		if (w[i].op == IBV_WR_RDMA_WRITE && w[i].len <= c->max_inline)
-			wr[i].send_flags |= IBV_SEND_INLINE;
-		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
-		if (w[i].op == IBV_WR_ATOMIC_CMP_AND_SWP) {
-			wr[i].wr.atomic.remote_addr = c->hello.slab_addr + w[i].off;
-			wr[i].wr.atomic.rkey = c->hello.rkey;
-			wr[i].wr.atomic.compare_add = w[i].compare;
-			wr[i].wr.atomic.swap = w[i].swap;
-			c->cnt.atomics++;
-		} else {
-			wr[i].wr.rdma.remote_addr = c->hello.slab_addr + w[i].off;
-			wr[i].wr.rdma.rkey = c->hello.rkey;
-			if (w[i].op == IBV_WR_RDMA_READ) {
-				c->cnt.reads++;
-				c->cnt.read_bytes += w[i].len;
-			} else {
-				c->cnt.writes++;
-				c->cnt.write_bytes += w[i].len;
-			}
-		}
-	}
-	c->cnt.doorbells++;
-	if (c->time_waits)
-		t0 = kv__now_ns();
-	if (c->debug)
-		for (unsigned i = 0; i < n; i++)
-			fprintf(stderr, "kv: post op %d off %llu len %u rkey %x addr %llx lkey %x local %p\n",
-				w[i].op, (unsigned long long)w[i].off, w[i].len, c->hello.rkey,
-				(unsigned long long)c->hello.slab_addr, c->mr->lkey, w[i].local);
-	ret = ibv_post_send(c->id->qp, wr, &bad);
-	if (ret) {
-		/* Part of the chain may be on its way, unsignaled: give up the
-		 * connection rather than guess what the slab now holds. */
-		kv__break(c);
-		kv__seterr(c, "ibv_post_send: %s", strerror(ret));
-		return -ret;
-	}
-	ret = kv__poll(c, c->send_cq, 1, NULL);
-	if (c->time_waits)
-		c->cnt.wait_ns += kv__now_ns() - t0;
-	return ret;
 }
 
 static int kv__post_recv(kv_client *c)
@@ -279,8 +128,7 @@ static int kv__setup_qp(kv_client *c)
 	return kv__post_recv(c);
 }
 
-/* Carve the operation buffer once the geometry is known. */
-static int kv__setup_buffers(kv_client *c)
+int kv__buffers_alloc(kv_client *c)
 {
 	const struct kv_geometry *g = &c->hello.geo;
 	size_t rec = g->rec_size, bs = g->bucket_slots;
@@ -318,8 +166,38 @@ static int kv__setup_buffers(kv_client *c)
 	KV__CARVE(c->demo_src, uint8_t *, KV_SCRATCH_LEN);
 	KV__CARVE(c->demo_dst, uint8_t *, KV_SCRATCH_LEN);
 #undef KV__CARVE
-	c->mr = ibv_reg_mr(c->pd, c->buf, len, IBV_ACCESS_LOCAL_WRITE);
+	return 0;
+}
+
+/* Carve the operation buffer once the geometry is known, and register it. */
+static int kv__setup_buffers(kv_client *c)
+{
+	int ret = kv__buffers_alloc(c);
+
+	if (ret)
+		return ret;
+	c->mr = ibv_reg_mr(c->pd, c->buf, c->buf_len, IBV_ACCESS_LOCAL_WRITE);
 	return c->mr ? 0 : -errno;
+}
+
+kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wire,
+			      uint64_t rng_seed)
+{
+	kv_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->hello = *h;
+	c->depth = 1;
+	c->timeout_ms = 5000;
+	c->wire = *wire;
+	c->vlen_hint = 64;
+	c->rng = kv_rand_seed(rng_seed);
+	if (kv__buffers_alloc(c)) {
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static int kv__handshake(kv_client *c, const char *where)
@@ -362,7 +240,8 @@ static int kv__handshake(kv_client *c, const char *where)
 	}
 	c->debug = getenv("KV_DEBUG") != NULL;
 	c->vlen_hint = 64;
-	c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id;
+	c->rng = kv_rand_seed(kv_now_ns() ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id);
+	c->wire = (struct kv_wire){.ops = &kv__verbs_wire, .ctx = c};
 	return 0;
 }
 
@@ -495,7 +374,7 @@ int kv_stats(kv_client *c, char **json)
 
 int kv_demo(kv_client *c, const void *s, size_t len)
 {
-	struct kv__wr w = {.op = IBV_WR_RDMA_WRITE, .off = c->hello.scratch_off,
+	struct kv_wr w = {.op = KV_WR_WRITE, .off = c->hello.scratch_off,
 			   .local = c->demo_src, .len = (uint32_t)len};
 	int ret;
 
@@ -505,7 +384,7 @@ int kv_demo(kv_client *c, const void *s, size_t len)
 	memset(c->demo_dst, 0, len);
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;
-	w.op = IBV_WR_RDMA_READ;
+	w.op = KV_WR_READ;
 	w.local = c->demo_dst;
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;

@@ -1,60 +1,91 @@
 /*
  * kv_ops.c - GET, PUT and DEL over one-sided verbs. The protocol and the
- * argument for why it is safe are in docs/design.md; the round trips of the
- * common case are marked RT1..RT3 below.
+ * argument for why it is linearizable are in docs/design.md; the round trips
+ * of the common case are marked RT1..RT3 below. Everything here reaches the
+ * slab through c->wire (kv_wire.h): verbs, or the simulation's local slab.
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "kv_client_int.h"
 
-#define KV__TORN_RETRIES 12     /* whole-op retries when no copy is whole */
-#define KV__LOCK_WAIT_MS 3000   /* how long a slot may stay locked on us */
+#define KV__TORN_RETRIES 12      /* attempts that saw no whole copy and no progress */
+#define KV__LOCK_WAIT_MS 3000    /* a lock that makes no progress, past its lease */
 
-/* The outcome of looking for a key in the slots it may occupy. */
+/* One operation: what the caller asked for, and the key's hash. */
+struct kv__op {
+	const void *key;
+	size_t klen;
+	const void *val; /* PUT: the value; unused for DEL */
+	size_t vlen;
+	bool del;
+	struct kv_keyhash kh;
+};
+
+/* What a look at the key's slots found. */
 struct kv__found {
 	uint32_t slot;
 	uint64_t ctrl;            /* its control word, read before the record */
 	struct kv_rec_view rec;   /* points into the workspace */
 };
 
-static uint64_t kv__rand(kv_client *c)
+/* A slot's copies as read, and what kv_slot_pick made of them. */
+struct kv__look {
+	enum kv_pick pick;
+	bool sure;                /* kv_slot_pick_sure: no need to confirm */
+	struct kv_rec_view rec;
+};
+
+static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
+
+int kv__run(kv_client *c, const struct kv_wr *w, unsigned n)
 {
-	c->rng ^= c->rng << 13;
-	c->rng ^= c->rng >> 7;
-	c->rng ^= c->rng << 17;
-	return c->rng;
+	for (unsigned i = 0; i < n; i++) {
+		if (w[i].op == KV_WR_CAS) {
+			c->cnt.atomics++;
+		} else if (w[i].op == KV_WR_READ) {
+			c->cnt.reads++;
+			c->cnt.read_bytes += w[i].len;
+		} else {
+			c->cnt.writes++;
+			c->cnt.write_bytes += w[i].len;
+		}
+	}
+	c->cnt.doorbells++;
+	return c->wire.ops->run(c->wire.ctx, w, n);
 }
 
 /* Exponential backoff with jitter: about 2 us doubling up to 1 ms. */
 static void kv__backoff(kv_client *c, unsigned attempt)
 {
 	unsigned shift = attempt < 9 ? attempt : 9;
-	uint64_t ns = (2000ull << shift) / 2 + kv__rand(c) % (2000ull << shift);
-	struct timespec ts = {0, (long)ns};
+	uint64_t ns = (2000ull << shift) / 2 + kv_rand_next(&c->rng) % (2000ull << shift);
 
-	nanosleep(&ts, NULL);
+	c->wire.ops->pause_ns(c->wire.ctx, ns);
 }
 
-static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
-
-static void kv__rd(struct kv__wr *w, uint64_t off, void *local, uint32_t len)
+static void kv__rd(struct kv_wr *w, uint64_t off, void *local, uint32_t len)
 {
-	*w = (struct kv__wr){.op = IBV_WR_RDMA_READ, .off = off, .local = local, .len = len};
+	*w = (struct kv_wr){.op = KV_WR_READ, .off = off, .local = local, .len = len};
 }
 
-static void kv__wr8(struct kv__wr *w, uint64_t off, uint64_t *local, uint64_t val)
+static void kv__wr8(struct kv_wr *w, uint64_t off, uint64_t *local, uint64_t val)
 {
 	*local = val;
-	*w = (struct kv__wr){.op = IBV_WR_RDMA_WRITE, .off = off, .local = local, .len = 8};
+	*w = (struct kv_wr){.op = KV_WR_WRITE, .off = off, .local = local, .len = 8};
 }
 
-static void kv__cas(struct kv__wr *w, uint64_t off, uint64_t *result,
+static void kv__cas(struct kv_wr *w, uint64_t off, uint64_t *result,
 		    uint64_t expect, uint64_t swap)
 {
-	*w = (struct kv__wr){.op = IBV_WR_ATOMIC_CMP_AND_SWP, .off = off, .local = result,
-			     .len = 8, .compare = expect, .swap = swap};
+	*w = (struct kv_wr){.op = KV_WR_CAS, .off = off, .local = result,
+			    .len = 8, .compare = expect, .swap = swap};
+}
+
+/* Note what blocked this attempt; the retry policy compares attempts. */
+static void kv__saw(kv_client *c, uint64_t word)
+{
+	c->seen = c->seen * 0x100000001b3ull + word + 1;
 }
 
 /*
@@ -69,52 +100,93 @@ static uint32_t kv__head_read(const kv_client *c, size_t klen)
 	return (uint32_t)(want < G(c)->head_size ? want : G(c)->head_size);
 }
 
-static void kv__note_vlen(kv_client *c, size_t vlen)
+/* Pick from two copies and judge whether the pick needs confirming. */
+static void kv__pick(kv_client *c, const uint8_t *c0, size_t l0, const uint8_t *c1,
+		     size_t l1, struct kv__look *lk, size_t *need)
 {
-	c->vlen_hint = vlen;
+	lk->pick = kv_slot_pick(c0, l0, c1, l1, G(c), &lk->rec, need);
+	lk->sure = kv_slot_pick_sure(c0, l0, c1, l1, lk->pick, &lk->rec);
 }
 
 /*
  * RT1 of every operation: one READ of the home slot's heads (all of head 0,
  * the start of head 1). A record running past what was read takes a second
- * READ: of both heads when it fits in one, else of the whole slot. Returns
- * the kv_pick verdict (with *rec filled as kv_slot_pick does) or -errno.
+ * READ: of both heads when it fits in one, else of the whole slot. 0 or
+ * -errno; the verdict goes to *lk.
  */
-static int kv__read_home(kv_client *c, const struct kv_keyhash *kh, size_t klen,
-			 struct kv_rec_view *rec)
+static int kv__read_home(kv_client *c, const struct kv__op *op, struct kv__look *lk)
 {
 	uint32_t h = G(c)->head_size, rs = G(c)->rec_size;
-	uint32_t part = kv__head_read(c, klen);
-	struct kv__wr w;
+	uint32_t part = kv__head_read(c, op->klen);
+	uint64_t off = kv_slot_off(G(c), op->kh.home);
+	struct kv_wr w;
 	size_t need = 0;
-	int ret, pick;
+	int ret;
 
-	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, h + part);
+	kv__rd(&w, off, c->ws.slot, h + part);
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;
-	pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, part, G(c), rec, &need);
-	if (pick == KV_PICK_SHORT && need <= h && part < h) {
-		kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * h);
+	kv__pick(c, c->ws.slot, h, c->ws.slot + h, part, lk, &need);
+	if (lk->pick == KV_PICK_SHORT && need <= h && part < h) {
+		kv__rd(&w, off, c->ws.slot, 2 * h);
 		if ((ret = kv__run(c, &w, 1)))
 			return ret;
-		pick = kv_slot_pick(c->ws.slot, h, c->ws.slot + h, h, G(c), rec, &need);
+		kv__pick(c, c->ws.slot, h, c->ws.slot + h, h, lk, &need);
 	}
-	if (pick != KV_PICK_SHORT)
-		return pick;
-	kv__rd(&w, kv_slot_off(G(c), kh->home), c->ws.slot, 2 * rs);
+	if (lk->pick != KV_PICK_SHORT)
+		return 0;
+	kv__rd(&w, off, c->ws.slot, 2 * rs);
 	if ((ret = kv__run(c, &w, 1)))
 		return ret;
 	kv_slot_gather(G(c), c->ws.slot, 0, c->ws.home[0]);
 	kv_slot_gather(G(c), c->ws.slot, 1, c->ws.home[1]);
-	pick = kv_slot_pick(c->ws.home[0], rs, c->ws.home[1], rs, G(c), rec, &need);
-	return pick == KV_PICK_SHORT ? KV_PICK_TORN : pick;
+	kv__pick(c, c->ws.home[0], rs, c->ws.home[1], rs, lk, &need);
+	if (lk->pick == KV_PICK_SHORT) /* cannot be, with whole copies */
+		lk->pick = KV_PICK_TORN;
+	return 0;
+}
+
+/* READ one control word into *word. */
+static int kv__read_ctrl(kv_client *c, uint32_t slot, uint64_t *word)
+{
+	struct kv_wr w;
+	int ret;
+
+	kv__rd(&w, kv_ctrl_off(G(c), slot), &c->ws.word[0], 8);
+	if ((ret = kv__run(c, &w, 1)))
+		return ret;
+	*word = c->ws.word[0];
+	kv__saw(c, *word);
+	return 0;
+}
+
+/*
+ * A GET (or a DEL deciding the key is absent) may answer from the home slot
+ * only if no newer complete write can hide in the copy it could not use: if
+ * kv_slot_pick_sure says so, or the control word, read now, still names the
+ * picked seq. 0 when the look stands; -EAGAIN to retry (c->seen tells the
+ * retry policy whether anything moved).
+ */
+static int kv__confirm_home(kv_client *c, const struct kv__op *op,
+			    const struct kv__look *lk)
+{
+	uint64_t word;
+	int ret;
+
+	if (lk->sure)
+		return 0;
+	if ((ret = kv__read_ctrl(c, op->kh.home, &word)))
+		return ret;
+	if (lk->pick == KV_PICK_TORN || kv_ctrl_seq(word) != lk->rec.seq)
+		return -EAGAIN;
+	return 0;
 }
 
 /* Read the control words of both candidate buckets (one doorbell). */
 static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh)
 {
 	uint32_t bs = G(c)->bucket_slots;
-	struct kv__wr w[2];
+	struct kv_wr w[2];
 
 	kv__rd(&w[0], kv_ctrl_off(G(c), (uint64_t)kh->b1 * bs), c->ws.ctrl, bs * 8);
 	kv__rd(&w[1], kv_ctrl_off(G(c), (uint64_t)kh->b2 * bs), c->ws.ctrl + bs, bs * 8);
@@ -126,14 +198,15 @@ static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh)
  * whose fingerprint matches. 0 and *f when the key is there; -ENOENT; -EAGAIN
  * when a candidate had no whole copy.
  */
-static int kv__probe(kv_client *c, const struct kv_keyhash *kh, const void *key,
-		     size_t klen, uint32_t skip, struct kv__found *f)
+static int kv__probe(kv_client *c, const struct kv__op *op, uint32_t skip,
+		     struct kv__found *f)
 {
 	uint32_t bs = G(c)->bucket_slots, rec = G(c)->rec_size;
 	uint32_t slot[2 * KV_MAX_BUCKET_SLOTS];
 	uint64_t ctrl[2 * KV_MAX_BUCKET_SLOTS];
-	struct kv__wr w[2 * KV_MAX_BUCKET_SLOTS];
-	unsigned n = kv_probe_matches(G(c), kh, c->ws.ctrl, c->ws.ctrl + bs, skip, slot, ctrl);
+	struct kv_wr w[2 * KV_MAX_BUCKET_SLOTS];
+	unsigned n = kv_probe_matches(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, skip,
+				      slot, ctrl);
 	bool torn = false;
 
 	for (unsigned base = 0; base < n; base += c->ncand) {
@@ -154,71 +227,126 @@ static int kv__probe(kv_client *c, const struct kv_keyhash *kh, const void *key,
 			kv_slot_gather(G(c), img, 1, c->ws.gather[1]);
 			pick = kv_slot_pick(c->ws.gather[0], rec, c->ws.gather[1], rec, G(c),
 					    &f->rec, &need);
-			if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, key, klen)) {
+			if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, op->key, op->klen)) {
 				f->slot = slot[base + i];
 				f->ctrl = ctrl[base + i];
 				return 0;
 			}
-			torn |= pick == KV_PICK_TORN;
+			if (pick == KV_PICK_TORN) {
+				torn = true;
+				kv__saw(c, ctrl[base + i]);
+			}
 		}
 	}
 	return torn ? -EAGAIN : -ENOENT;
 }
 
-/* ---- GET ----------------------------------------------------------------- */
-
-static int kv__get_once(kv_client *c, const void *key, size_t klen, struct kv__found *f)
+/*
+ * Away from home a key is published by its control word: a record there
+ * counts only once the word names its seq (docs/design.md). The word read
+ * before the record usually does; else read it again. 0 or -EAGAIN.
+ */
+static int kv__confirm_away(kv_client *c, const struct kv__op *op, struct kv__found *f)
 {
-	struct kv_keyhash kh;
-	int pick, ret;
+	uint64_t word;
+	int ret;
 
-	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, klen, &f->rec);                   /* RT1 */
-	if (pick < 0)
-		return pick;
-	if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, key, klen)) {
-		f->slot = kh.home;
+	if (kv_ctrl_seq(f->ctrl) == f->rec.seq)
 		return 0;
-	}
-	if ((ret = kv__read_buckets(c, &kh)))     /* not at home: probe both buckets */
+	if ((ret = kv__read_ctrl(c, f->slot, &word)))
 		return ret;
-	ret = kv__probe(c, &kh, key, klen, kh.home, f);
-	/* A torn home slot may have been hiding the key: retry rather than miss. */
-	return ret == -ENOENT && pick == KV_PICK_TORN ? -EAGAIN : ret;
+	if (!kv_ctrl_used(word) || kv_ctrl_fp(word) != op->kh.fp ||
+	    kv_ctrl_seq(word) != f->rec.seq)
+		return -EAGAIN;
+	f->ctrl = word;
+	return 0;
 }
 
+/* Neither home nor any published slot holds the key? -ENOENT, or 0 and *f. */
+static int kv__find_away(kv_client *c, const struct kv__op *op, struct kv__found *f)
+{
+	int ret;
+
+	if ((ret = kv__read_buckets(c, &op->kh)))
+		return ret;
+	if ((ret = kv__probe(c, op, op->kh.home, f)))
+		return ret;
+	return kv__confirm_away(c, op, f);
+}
+
+/* ---- the retry policy ------------------------------------------------------ */
+
 /*
- * Run @once until it stops asking for a retry: -EAGAIN (no whole copy) is
- * retried a bounded number of times, then reported as corruption; -EBUSY
- * (slot locked) is retried until the lock wait runs out.
+ * How long a conflict may last with nothing moving: the server breaks a lock
+ * held past its lease, so waiting somewhat longer than that is enough.
  */
-#define KV__RETRY(c, call)                                                   \
-	({                                                                   \
-		uint64_t kv__start = 0; /* read the clock only on conflict */ \
-		unsigned kv__torn = 0, kv__try = 0;                          \
-		int kv__r;                                                   \
-		for (;;) {                                                   \
-			kv__r = (call);                                      \
-			if (kv__r == -EAGAIN) {                              \
-				(c)->cnt.torn_retries++;                     \
-				if (++kv__torn > KV__TORN_RETRIES) {         \
-					kv__r = -EBADMSG;                    \
-					break;                               \
-				}                                            \
-			} else if (kv__r == -EBUSY) {                        \
-				(c)->cnt.lock_retries++;                     \
-				if (!kv__start)                              \
-					kv__start = kv__now_ns();            \
-				else if (kv__now_ns() - kv__start >          \
-					 KV__LOCK_WAIT_MS * 1000000ull)      \
-					break;                               \
-			} else {                                             \
-				break;                                       \
-			}                                                    \
-			kv__backoff((c), kv__try++);                         \
-		}                                                            \
-		kv__r;                                                       \
-	})
+static uint64_t kv__lock_wait_ns(const kv_client *c)
+{
+	return (KV__LOCK_WAIT_MS + 2ull * c->hello.lease_ms) * 1000000ull;
+}
+
+typedef int (*kv__once_fn)(kv_client *c, const struct kv__op *op, struct kv__found *f);
+
+/*
+ * Run @once until it stops asking for a retry. Each attempt leaves in
+ * c->seen a digest of what blocked it (lock words, control words); when that
+ * changes between attempts, someone is making progress, and contention alone
+ * never makes an operation fail. Without progress, -EAGAIN (no whole copy)
+ * is retried KV__TORN_RETRIES times and then reported as corruption
+ * (-EBADMSG), and -EBUSY (a lock) until the lock wait runs out.
+ */
+static int kv__retry(kv_client *c, kv__once_fn once, const struct kv__op *op,
+		     struct kv__found *f)
+{
+	uint64_t last = 0, still_since = 0;
+	unsigned torn = 0, attempt = 0;
+	bool first = true;
+
+	for (;;) {
+		int r;
+
+		c->seen = 0;
+		r = once(c, op, f);
+		if (r != -EAGAIN && r != -EBUSY)
+			return r;
+		if (r == -EAGAIN)
+			c->cnt.torn_retries++;
+		else
+			c->cnt.lock_retries++;
+		if (first || c->seen != last) { /* progress, or the first conflict */
+			last = c->seen;
+			first = false;
+			torn = 0;
+			still_since = c->wire.ops->now_ns(c->wire.ctx);
+			attempt = attempt > 4 ? 4 : attempt;
+		}
+		if (r == -EAGAIN && ++torn > KV__TORN_RETRIES)
+			return -EBADMSG;
+		if (r == -EBUSY &&
+		    c->wire.ops->now_ns(c->wire.ctx) - still_since > kv__lock_wait_ns(c))
+			return -EBUSY;
+		kv__backoff(c, attempt++);
+	}
+}
+
+/* ---- GET ----------------------------------------------------------------- */
+
+static int kv__get_once(kv_client *c, const struct kv__op *op, struct kv__found *f)
+{
+	struct kv__look lk;
+	int ret;
+
+	if ((ret = kv__read_home(c, op, &lk)))                            /* RT1 */
+		return ret;
+	if ((ret = kv__confirm_home(c, op, &lk)))
+		return ret;
+	if (lk.pick == KV_PICK_RECORD && kv_rec_is_key(&lk.rec, op->key, op->klen)) {
+		f->slot = op->kh.home;
+		f->rec = lk.rec;
+		return 0;
+	}
+	return kv__find_away(c, op, f);          /* not at home: probe both buckets */
+}
 
 static int kv__check_key(const kv_client *c, size_t klen)
 {
@@ -227,18 +355,27 @@ static int kv__check_key(const kv_client *c, size_t klen)
 	return klen > G(c)->max_key ? -E2BIG : 0;
 }
 
+static void kv__op_init(kv_client *c, struct kv__op *op, const void *key, size_t klen)
+{
+	memset(op, 0, sizeof(*op));
+	op->key = key;
+	op->klen = klen;
+	kv_key_hash(G(c), key, klen, &op->kh);
+}
+
 int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	   size_t *vlen)
 {
 	struct kv__found f;
+	struct kv__op op;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
 		return ret;
-	ret = KV__RETRY(c, kv__get_once(c, key, klen, &f));
-	if (ret)
+	kv__op_init(c, &op, key, klen);
+	if ((ret = kv__retry(c, kv__get_once, &op, &f)))
 		return ret;
-	kv__note_vlen(c, f.rec.vlen);
+	c->vlen_hint = f.rec.vlen;
 	*vlen = f.rec.vlen;
 	if (f.rec.vlen > cap)
 		return -ENOBUFS;
@@ -246,13 +383,18 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	return 0;
 }
 
+static bool kv__transport_error(int err)
+{
+	return err == -ENOTCONN || err == -ECONNRESET || err == -ETIMEDOUT || err == -EIO;
+}
+
 int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		 struct kv_result *res)
 {
 	uint32_t h = G(c)->head_size;
 	size_t stride = c->multi_stride;
-	struct kv__wr w[KV_MAX_DEPTH];
-	struct kv_keyhash kh;
+	struct kv_wr w[KV_MAX_DEPTH];
+	struct kv__op op;
 	unsigned nw = 0;
 	uint32_t part[KV_MAX_DEPTH];
 	int ret;
@@ -263,32 +405,33 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		res[i].status = kv__check_key(c, keys[i].klen);
 		if (res[i].status)
 			continue;
-		kv_key_hash(G(c), keys[i].key, keys[i].klen, &kh);
+		kv__op_init(c, &op, keys[i].key, keys[i].klen);
 		part[i] = kv__head_read(c, keys[i].klen);
-		kv__rd(&w[nw++], kv_slot_off(G(c), kh.home), c->multi + i * stride, h + part[i]);
+		kv__rd(&w[nw++], kv_slot_off(G(c), op.kh.home), c->multi + i * stride, h + part[i]);
 	}
 	if (nw && (ret = kv__run(c, w, nw)))      /* every first READ, one doorbell */
 		return ret;
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *img = c->multi + i * stride;
-		struct kv_rec_view v;
+		struct kv__look lk;
 		struct kv__found f;
 		size_t need = 0;
 
 		if (res[i].status)
 			continue;
-		if (kv_slot_pick(img, h, img + h, part[i], G(c), &v, &need) == KV_PICK_RECORD &&
-		    kv_rec_is_key(&v, keys[i].key, keys[i].klen)) {
-			res[i].val = v.val;
-			res[i].vlen = v.vlen;
-			kv__note_vlen(c, v.vlen);
+		kv__pick(c, img, h, img + h, part[i], &lk, &need);
+		if (lk.pick == KV_PICK_RECORD && lk.sure &&
+		    kv_rec_is_key(&lk.rec, keys[i].key, keys[i].klen)) {
+			res[i].val = lk.rec.val;
+			res[i].vlen = lk.rec.vlen;
+			c->vlen_hint = lk.rec.vlen;
 			continue;
 		}
 		/* Anything else takes the full path; its value then goes where
 		 * this key's heads were. */
-		res[i].status = KV__RETRY(c, kv__get_once(c, keys[i].key, keys[i].klen, &f));
-		if (res[i].status == -ENOTCONN || res[i].status == -ECONNRESET ||
-		    res[i].status == -ETIMEDOUT)
+		kv__op_init(c, &op, keys[i].key, keys[i].klen);
+		res[i].status = kv__retry(c, kv__get_once, &op, &f);
+		if (kv__transport_error(res[i].status))
 			return res[i].status;
 		if (res[i].status)
 			continue;
@@ -299,7 +442,7 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		}
 		memmove(img, f.rec.val, f.rec.vlen);
 		res[i].val = img;
-		kv__note_vlen(c, f.rec.vlen);
+		c->vlen_hint = f.rec.vlen;
 	}
 	return 0;
 }
@@ -307,22 +450,19 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 /* ---- PUT and DEL --------------------------------------------------------- */
 
 /*
- * The slot holds our key with control word @ctrl (read before the record).
- * RT2: lock it by CAS, unless @locked says we hold it already. RT3: write the
- * new record into the inactive copy and the unlocked control word behind one
- * doorbell (and put back the home slot's word if @restore_home). @val NULL
- * means delete.
+ * The slot holds our key, or is free for it, with control word @ctrl. RT2:
+ * lock it by CAS, unless @locked says we hold it already. RT3: write the new
+ * record (or tombstone) into the inactive copy and the unlocked control word
+ * behind one doorbell, and put back the home slot's word if @restore_home.
  */
-static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t slot,
-			  uint64_t ctrl, bool locked, const void *key, size_t klen,
-			  const void *val, size_t vlen, const uint64_t *restore_home)
+static int kv__write_slot(kv_client *c, const struct kv__op *op, uint32_t slot,
+			  uint64_t ctrl, bool locked, const uint64_t *restore_home)
 {
 	uint16_t me = c->hello.client_id;
 	uint64_t seq = kv_seq_next(kv_ctrl_seq(ctrl));
 	unsigned copy = 1 - kv_ctrl_active(ctrl);
 	uint32_t h = G(c)->head_size;
-	bool del = val == NULL;
-	struct kv__wr w[4];
+	struct kv_wr w[4];
 	unsigned n = 0;
 	size_t len;
 	int ret;
@@ -332,32 +472,32 @@ static int kv__write_slot(kv_client *c, const struct kv_keyhash *kh, uint32_t sl
 			kv_ctrl_with_owner(ctrl, me));
 		if ((ret = kv__run(c, w, 1)))                           /* RT2 */
 			return ret;
-		if (c->ws.word[1] != ctrl)
+		if (c->ws.word[1] != ctrl) {
+			kv__saw(c, c->ws.word[1]);
 			return -EBUSY;
+		}
 	}
-	len = del ? kv_rec_encode(c->ws.wrec, seq, KV_REC_TOMBSTONE, NULL, 0, NULL, 0)
-		  : kv_rec_encode(c->ws.wrec, seq, 0, key, klen, val, vlen);
+	len = op->del ? kv_rec_encode(c->ws.wrec, seq, KV_REC_TOMBSTONE, NULL, 0, NULL, 0)
+		      : kv_rec_encode(c->ws.wrec, seq, 0, op->key, op->klen, op->val, op->vlen);
 	/* The record goes to the copy that is not active, head then tail; the
 	 * control word that publishes it and unlocks the slot goes last. */
-	w[n++] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE,
-				 .off = kv_head_off(G(c), slot, copy), .local = c->ws.wrec,
-				 .len = (uint32_t)(len < h ? len : h)};
+	w[n++] = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_head_off(G(c), slot, copy),
+				.local = c->ws.wrec, .len = (uint32_t)(len < h ? len : h)};
 	if (len > h)
-		w[n++] = (struct kv__wr){.op = IBV_WR_RDMA_WRITE,
-					 .off = kv_tail_off(G(c), slot, copy),
-					 .local = c->ws.wrec + h, .len = (uint32_t)(len - h)};
+		w[n++] = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_tail_off(G(c), slot, copy),
+					.local = c->ws.wrec + h, .len = (uint32_t)(len - h)};
 	kv__wr8(&w[n++], kv_ctrl_off(G(c), slot), &c->ws.wctrl[0],
-		del ? kv_ctrl_make(0, 0, false, copy, seq)
-		    : kv_ctrl_make(0, kh->fp, true, copy, seq));
+		op->del ? kv_ctrl_make(0, 0, false, copy, seq)
+			: kv_ctrl_make(0, op->kh.fp, true, copy, seq));
 	if (restore_home)   /* release the insert lock on the key's home slot */
-		kv__wr8(&w[n++], kv_ctrl_off(G(c), kh->home), &c->ws.wctrl[1], *restore_home);
+		kv__wr8(&w[n++], kv_ctrl_off(G(c), op->kh.home), &c->ws.wctrl[1], *restore_home);
 	return kv__run(c, w, n);                                        /* RT3 */
 }
 
 /* Put the control words of the slots we locked back as they were. */
 static int kv__unlock(kv_client *c, unsigned n, const uint32_t *slot, const uint64_t *old)
 {
-	struct kv__wr w[2];
+	struct kv_wr w[2];
 
 	for (unsigned i = 0; i < n; i++)
 		kv__wr8(&w[i], kv_ctrl_off(G(c), slot[i]), &c->ws.wctrl[2 + i], old[i]);
@@ -365,147 +505,180 @@ static int kv__unlock(kv_client *c, unsigned n, const uint32_t *slot, const uint
 }
 
 /* An existing copy of the key somewhere else: update it there. */
-static int kv__update_found(kv_client *c, const struct kv_keyhash *kh,
-			    const struct kv__found *f, const void *key, size_t klen,
-			    const void *val, size_t vlen)
+static int kv__update_found(kv_client *c, const struct kv__op *op, const struct kv__found *f)
 {
-	if (kv_ctrl_owner(f->ctrl))
+	if (kv_ctrl_owner(f->ctrl) || !kv_ctrl_used(f->ctrl) ||
+	    f->rec.seq != kv_ctrl_seq(f->ctrl)) {
+		kv__saw(c, f->ctrl); /* locked, or written between the two reads */
 		return -EBUSY;
-	if (!kv_ctrl_used(f->ctrl) || f->rec.seq != kv_ctrl_seq(f->ctrl))
-		return -EBUSY; /* written between the two reads: a conflict */
-	return kv__write_slot(c, kh, f->slot, f->ctrl, false, key, klen, val, vlen, NULL);
+	}
+	return kv__write_slot(c, op, f->slot, f->ctrl, false, NULL);
+}
+
+/*
+ * Under the insert lock, with both buckets' words just read: is the key
+ * really nowhere? Someone else's claim of a slot for this fingerprint means
+ * an insert of it may still land (a client that died, whose claim the server
+ * has not settled yet): wait. 0 when the key is nowhere, else as kv__probe,
+ * or -EBUSY.
+ */
+static int kv__insert_check(kv_client *c, const struct kv__op *op, uint32_t target,
+			    struct kv__found *f)
+{
+	uint32_t bs = G(c)->bucket_slots;
+	uint64_t word;
+	int ret;
+
+	if (kv_probe_claims(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, target,
+			    c->hello.client_id, &word)) {
+		kv__saw(c, word);
+		return -EBUSY;
+	}
+	ret = kv__probe(c, op, target, f);
+	return ret == -ENOENT ? 0 : ret ? ret : -EEXIST;
 }
 
 /*
  * The key is not at home. Take the home slot's lock (the insert lock: no
- * other client can insert this key meanwhile) and, if home is taken, a free
- * slot's lock too, reading both buckets behind the CASes in the same
- * doorbell. Then, sure the key is nowhere, write it.
+ * other client can insert this key meanwhile) and, if home is taken, claim a
+ * free slot too (its lock word carries the key's fingerprint, so that an
+ * insert of the same key waits for it even if we die), reading both buckets
+ * behind the CASes in the same doorbell. Then, sure the key is nowhere,
+ * write it.
  */
-static int kv__insert(kv_client *c, const struct kv_keyhash *kh, uint64_t home_ctrl,
-		      const void *key, size_t klen, const void *val, size_t vlen)
+static int kv__insert(kv_client *c, const struct kv__op *op, uint64_t home_ctrl)
 {
 	uint16_t me = c->hello.client_id;
 	uint32_t bs = G(c)->bucket_slots;
-	uint32_t locked[2], target = kh->home;
-	uint64_t old[2], tctrl = home_ctrl;
-	struct kv__wr w[4];
+	uint32_t locked[2], target = op->kh.home;
+	uint64_t old[2], swap[2], tctrl = home_ctrl;
+	struct kv_wr w[4];
 	struct kv__found f;
-	unsigned nl = 0, n = 0;
+	unsigned nl = 0, n = 0, ng = 0;
 	int ret;
 
 	if (kv_ctrl_used(home_ctrl)) {
-		if ((ret = kv__read_buckets(c, kh)))
+		if ((ret = kv__read_buckets(c, &op->kh)))
 			return ret;
-		ret = kv__probe(c, kh, key, klen, kh->home, &f);
+		ret = kv__probe(c, op, op->kh.home, &f);
 		if (ret != -ENOENT)
-			return ret ? ret : kv__update_found(c, kh, &f, key, klen, val, vlen);
-		if ((ret = kv_probe_free(G(c), kh, c->ws.ctrl, c->ws.ctrl + bs, &target, &tctrl)))
+			return ret ? ret : kv__update_found(c, op, &f);
+		ret = kv_probe_free(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, &target, &tctrl);
+		if (ret == -EBUSY)
+			kv__saw(c, c->ws.ctrl[0] ^ c->ws.ctrl[bs]);
+		if (ret)
 			return ret; /* -ENOSPC: nothing was touched */
 	}
-	locked[nl] = kh->home, old[nl++] = home_ctrl;
-	if (target != kh->home)
-		locked[nl] = target, old[nl++] = tctrl;
+	locked[nl] = op->kh.home, old[nl] = home_ctrl;
+	swap[nl++] = kv_ctrl_with_owner(home_ctrl, me);
+	if (target != op->kh.home) {
+		locked[nl] = target, old[nl] = tctrl;
+		swap[nl++] = kv_ctrl_make(me, op->kh.fp, false, kv_ctrl_active(tctrl),
+					  kv_ctrl_seq(tctrl));
+	}
 	for (unsigned i = 0; i < nl; i++)
-		kv__cas(&w[n++], kv_ctrl_off(G(c), locked[i]), &c->ws.word[1 + i], old[i],
-			kv_ctrl_with_owner(old[i], me));
-	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)kh->b1 * bs), c->ws.ctrl, bs * 8);
-	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)kh->b2 * bs), c->ws.ctrl + bs, bs * 8);
+		kv__cas(&w[n++], kv_ctrl_off(G(c), locked[i]), &c->ws.word[1 + i], old[i], swap[i]);
+	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)op->kh.b1 * bs), c->ws.ctrl, bs * 8);
+	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)op->kh.b2 * bs), c->ws.ctrl + bs, bs * 8);
 	if ((ret = kv__run(c, w, n)))                                   /* RT2 */
 		return ret;
-	{
-		uint32_t got[2];
-		uint64_t was[2];
-		unsigned ng = 0;
-
-		for (unsigned i = 0; i < nl; i++)
-			if (c->ws.word[1 + i] == old[i])
-				got[ng] = locked[i], was[ng++] = old[i];
-		if (ng < nl) {
-			ret = kv__unlock(c, ng, got, was);
-			return ret ? ret : -EBUSY;
+	for (unsigned i = 0; i < nl; i++) {
+		if (c->ws.word[1 + i] == old[i]) { /* keep what we got first */
+			locked[ng] = locked[i];
+			old[ng++] = old[i];
+		} else {
+			kv__saw(c, c->ws.word[1 + i]);
 		}
 	}
-	/* Under the insert lock: is the key really nowhere? */
-	ret = kv__probe(c, kh, key, klen, target, &f);
-	if (ret != -ENOENT) {
+	if (ng < nl) {
+		ret = kv__unlock(c, ng, locked, old);
+		return ret ? ret : -EBUSY;
+	}
+	ret = kv__insert_check(c, op, target, &f);
+	if (ret) {
 		int un = kv__unlock(c, nl, locked, old);
 
 		if (un)
 			return un;
-		return ret ? ret : kv__update_found(c, kh, &f, key, klen, val, vlen);
+		return ret == -EEXIST ? kv__update_found(c, op, &f) : ret;
 	}
-	return kv__write_slot(c, kh, target, tctrl, true, key, klen, val, vlen,
-			      target != kh->home ? &home_ctrl : NULL);
+	return kv__write_slot(c, op, target, tctrl, true,
+			      target != op->kh.home ? &home_ctrl : NULL);
 }
 
-static int kv__put_once(kv_client *c, const void *key, size_t klen, const void *val,
-			size_t vlen)
+static int kv__put_once(kv_client *c, const struct kv__op *op, struct kv__found *unused)
 {
-	struct kv_keyhash kh;
+	struct kv__look lk;
 	struct kv__found f;
 	uint64_t hctrl;
 	bool mine;
-	int pick, ret;
+	int ret;
 
-	kv_key_hash(G(c), key, klen, &kh);
-	pick = kv__read_home(c, &kh, klen, &f.rec);                    /* RT1 */
-	if (pick < 0)
-		return pick;
-	if (pick == KV_PICK_TORN)
-		return -EAGAIN;
-	/* What the home slot's control word must be if nobody is writing it:
-	 * the lock CAS expects exactly that, so RT1 need not read it. When home
-	 * holds our key, its fingerprint is the one we just computed. */
-	mine = pick == KV_PICK_RECORD && kv_rec_is_key(&f.rec, key, klen);
-	hctrl = kv_slot_ctrl_of(G(c), pick, &f.rec, mine ? &kh : NULL);
-	if (mine)
-		return kv__write_slot(c, &kh, kh.home, hctrl, false, key, klen, val, vlen,
-				      NULL);
-	if (val == NULL) { /* delete: the key is elsewhere or nowhere */
-		if ((ret = kv__read_buckets(c, &kh)))
-			return ret;
-		ret = kv__probe(c, &kh, key, klen, kh.home, &f);
-		return ret ? ret : kv__update_found(c, &kh, &f, key, klen, NULL, 0);
+	(void)unused;
+	if ((ret = kv__read_home(c, op, &lk)))                           /* RT1 */
+		return ret;
+	if (lk.pick == KV_PICK_TORN) {
+		uint64_t word;
+
+		return (ret = kv__read_ctrl(c, op->kh.home, &word)) ? ret : -EAGAIN;
 	}
-	return kv__insert(c, &kh, hctrl, key, klen, val, vlen);
+	/* What the home slot's control word must be if nobody is writing it:
+	 * the lock CAS expects exactly that, so RT1 need not read it, and a
+	 * successful CAS confirms the look. When home holds our key, its
+	 * fingerprint is the one we just computed. */
+	mine = lk.pick == KV_PICK_RECORD && kv_rec_is_key(&lk.rec, op->key, op->klen);
+	hctrl = kv_slot_ctrl_of(G(c), lk.pick, &lk.rec, mine ? &op->kh : NULL);
+	if (mine)
+		return kv__write_slot(c, op, op->kh.home, hctrl, false, NULL);
+	if (op->del) { /* the key is elsewhere or nowhere: no CAS confirms that */
+		if ((ret = kv__confirm_home(c, op, &lk)))
+			return ret;
+		ret = kv__find_away(c, op, &f);
+		return ret ? ret : kv__update_found(c, op, &f);
+	}
+	return kv__insert(c, op, hctrl);
 }
 
 int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen)
 {
+	struct kv__op op;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
 		return ret;
 	if (vlen > G(c)->max_value)
 		return -E2BIG;
-	if (!val)
-		val = "";
-	kv__note_vlen(c, vlen); /* values near this size are likely next */
-	return KV__RETRY(c, kv__put_once(c, key, klen, val, vlen));
+	kv__op_init(c, &op, key, klen);
+	op.val = val ? val : "";
+	op.vlen = vlen;
+	c->vlen_hint = vlen; /* values near this size are likely next */
+	return kv__retry(c, kv__put_once, &op, NULL);
 }
 
 int kv_del(kv_client *c, const void *key, size_t klen)
 {
+	struct kv__op op;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
 		return ret;
-	return KV__RETRY(c, kv__put_once(c, key, klen, NULL, 0));
+	kv__op_init(c, &op, key, klen);
+	op.del = true;
+	return kv__retry(c, kv__put_once, &op, NULL);
 }
 
 int kv_debug_scribble(kv_client *c, const void *key, size_t klen)
 {
 	struct kv_keyhash kh;
-	struct kv__wr w;
+	struct kv_wr w;
 	uint32_t rec = G(c)->rec_size;
 
 	if (kv__check_key(c, klen))
 		return -EINVAL;
 	kv_key_hash(G(c), key, klen, &kh);
 	for (uint32_t i = 0; i < 2 * rec; i++)
-		c->ws.slot[i] = (uint8_t)kv__rand(c);
-	w = (struct kv__wr){.op = IBV_WR_RDMA_WRITE, .off = kv_slot_off(G(c), kh.home),
-			    .local = c->ws.slot, .len = 2 * rec};
+		c->ws.slot[i] = (uint8_t)kv_rand_next(&c->rng);
+	w = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_slot_off(G(c), kh.home),
+			   .local = c->ws.slot, .len = 2 * rec};
 	return kv__run(c, &w, 1);
 }

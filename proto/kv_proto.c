@@ -1,19 +1,19 @@
 /* kv_proto.c - encode and decode control messages (see kv_proto.h). */
 #include "kv_proto.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kv_base.h"
 #include "kv_slot.h"
 
-static void put16(uint8_t *p, uint16_t v) { v = htobe16(v); memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { v = htobe32(v); memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { v = htobe64(v); memcpy(p, &v, 8); }
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return be16toh(v); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return be32toh(v); }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return be64toh(v); }
+#define put16 kv_st16be
+#define put32 kv_st32be
+#define put64 kv_st64be
+#define get16 kv_ld16be
+#define get32 kv_ld32be
+#define get64 kv_ld64be
 
 size_t kv_msg_put_header(uint8_t *buf, uint16_t type, uint32_t payload_len,
 			 uint32_t status)
@@ -66,7 +66,8 @@ size_t kv_hello_encode(uint8_t *buf, const struct kv_hello *h)
 	put32(p + 76, h->geo.max_key);
 	put32(p + 80, h->geo.max_value);
 	put32(p + 84, h->geo.head_size);
-	/* 88..95 reserved, zero */
+	put32(p + 88, h->lease_ms);
+	/* 92..95 reserved, zero */
 	return KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN;
 }
 
@@ -106,7 +107,13 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 	h->geo.max_key = get32(p + 76);
 	h->geo.max_value = get32(p + 80);
 	h->geo.head_size = get32(p + 84);
+	h->lease_ms = get32(p + 88);
 
+	if (h->lease_ms > KV_LEASE_MAX_MS) {
+		snprintf(err, errlen, "hello: lock lease of %u ms (at most %u)", h->lease_ms,
+			 KV_LEASE_MAX_MS);
+		return -EBADMSG;
+	}
 	if (h->client_id == 0) {
 		snprintf(err, errlen, "hello carries client id 0");
 		return -EBADMSG;

@@ -14,11 +14,12 @@
 #include <stdint.h>
 
 #define KV_PROTO_MAGIC 0x4b565244u /* "KVRD" */
-#define KV_PROTO_VERSION 1u
+#define KV_PROTO_VERSION 2u /* 2: lock leases, insert claims carry the fingerprint */
 #define KV_DEFAULT_PORT 20886u
 #define KV_MSG_HDR_LEN 16
 #define KV_MSG_MAX 4096 /* every control buffer has this size */
 #define KV_HELLO_PAYLOAD_LEN 96
+#define KV_LEASE_MAX_MS 600000u
 
 enum kv_msg_type {
 	KV_MSG_HELLO = 1,      /* server -> client, once, after ESTABLISHED */
@@ -49,6 +50,8 @@ struct kv_hello {
 	uint32_t scratch_len;
 	uint32_t rkey;
 	uint16_t client_id;   /* nonzero; names this client in lock words */
+	uint32_t lease_ms;    /* a lock held this long without progress is
+				 broken by the server (0: never) */
 	struct kv_geometry geo;
 };
 

@@ -1,21 +1,22 @@
 /* kv_slot.c - slot layout, hashing and probing (see kv_slot.h). */
 #include "kv_slot.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "kv_base.h"
+
 #define KV_SEED2_MIX 0x9e3779b97f4a7c15ull
 
-static uint64_t ld64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
-static uint32_t ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static uint16_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le16toh(v); }
-static void st64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
-static void st32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
-static void st16(uint8_t *p, uint16_t v) { v = htole16(v); memcpy(p, &v, 2); }
+#define ld64 kv_ld64le
+#define ld32 kv_ld32le
+#define ld16 kv_ld16le
+#define st64 kv_st64le
+#define st32 kv_st32le
+#define st16 kv_st16le
 
 void kv_key_hash(const struct kv_geometry *g, const void *key, size_t klen,
 		 struct kv_keyhash *kh)
@@ -173,8 +174,7 @@ enum kv_rec_state kv_rec_decode(const uint8_t *buf, size_t len,
 	return st;
 }
 
-/* Serial-number order over the 30-bit sequence space: is @a after @b? */
-static bool seq_after(uint64_t a, uint64_t b)
+bool kv_seq_after(uint64_t a, uint64_t b)
 {
 	uint64_t d = (a - b) & KV_CTRL_SEQ_MASK;
 
@@ -202,7 +202,7 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 	}
 	if (st[1] == KV_REC_SHORT && len[1] < 8)
 		order[0] = 1, order[1] = 0;
-	else if (!(st[0] == KV_REC_SHORT && len[0] < 8) && seq_after(seq[1], seq[0]))
+	else if (!(st[0] == KV_REC_SHORT && len[0] < 8) && kv_seq_after(seq[1], seq[0]))
 		order[0] = 1, order[1] = 0;
 	/* Newest first: the first copy that is whole wins, so the older one's
 	 * checksum is only computed when the newer one fails. A copy we saw only
@@ -233,6 +233,28 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 	*v = view[best];
 	v->copy = (unsigned)best;
 	return (v->flags & KV_REC_TOMBSTONE) ? KV_PICK_NONE : KV_PICK_RECORD;
+}
+
+bool kv_slot_pick_sure(const uint8_t *c0, size_t len0, const uint8_t *c1, size_t len1,
+		       enum kv_pick pick, const struct kv_rec_view *v)
+{
+	const uint8_t *copy[2] = {c0, c1};
+	size_t len[2] = {len0, len1};
+
+	if (pick != KV_PICK_RECORD && pick != KV_PICK_NONE)
+		return false;
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t seq;
+
+		if (v->seq && i == v->copy)
+			continue;
+		if (len[i] < 8)
+			return false;
+		seq = ld64(copy[i]);
+		if (seq != 0 && !(v->seq && kv_seq_after(v->seq, seq)))
+			return false;
+	}
+	return true;
 }
 
 uint64_t kv_slot_ctrl_of(const struct kv_geometry *g, enum kv_pick pick,
@@ -277,6 +299,29 @@ unsigned kv_probe_matches(const struct kv_geometry *g, const struct kv_keyhash *
 	return n;
 }
 
+unsigned kv_probe_claims(const struct kv_geometry *g, const struct kv_keyhash *kh,
+			 const uint64_t *ctrl1, const uint64_t *ctrl2, uint32_t skip,
+			 uint16_t me, uint64_t *word)
+{
+	const uint64_t *ctrl[2] = {ctrl1, ctrl2};
+	uint32_t bucket[2] = {kh->b1, kh->b2};
+	unsigned n = 0;
+
+	*word = 0;
+	for (int b = 0; b < 2; b++)
+		for (uint32_t i = 0; i < g->bucket_slots; i++) {
+			uint64_t c = ctrl[b][i];
+			uint16_t owner = kv_ctrl_owner(c);
+
+			if (bucket[b] * g->bucket_slots + i == skip || !owner || owner == me ||
+			    kv_ctrl_used(c) || kv_ctrl_fp(c) != kh->fp)
+				continue;
+			*word = *word * 31 + c;
+			n++;
+		}
+	return n;
+}
+
 int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
 		  const uint64_t *ctrl1, const uint64_t *ctrl2,
 		  uint32_t *slot, uint64_t *ctrl)
@@ -317,21 +362,36 @@ static uint64_t *ctrl_word(uint8_t *slab, const struct kv_geometry *g, uint64_t 
 	return (uint64_t *)(void *)(slab + kv_ctrl_off(g, slot));
 }
 
-/* The control word a slot should carry, given what its copies hold. */
-static uint64_t settle(const uint8_t *slab, const struct kv_geometry *g,
-		       uint64_t slot, uint64_t c, uint8_t *copy0, uint8_t *copy1)
+void kv_slot_settle(uint8_t *slab, const struct kv_geometry *g, uint64_t slot,
+		    uint64_t c, uint8_t *scratch)
 {
-	struct kv_rec_view v;
+	uint8_t *copy[2] = {scratch, scratch + g->rec_size};
+	uint64_t *w = ctrl_word(slab, g, slot);
+	unsigned inactive = 1 - kv_ctrl_active(c);
+	struct kv_rec_view v, dummy;
 	size_t need = 0;
 	enum kv_pick pick;
+	uint64_t word;
 
-	kv_slot_gather(g, slab + kv_slot_off(g, slot), 0, copy0);
-	kv_slot_gather(g, slab + kv_slot_off(g, slot), 1, copy1);
-	pick = kv_slot_pick(copy0, g->rec_size, copy1, g->rec_size, g, &v, &need);
+	kv_slot_gather(g, slab + kv_slot_off(g, slot), 0, copy[0]);
+	kv_slot_gather(g, slab + kv_slot_off(g, slot), 1, copy[1]);
+	pick = kv_slot_pick(copy[0], g->rec_size, copy[1], g->rec_size, g, &v, &need);
 	if ((pick == KV_PICK_RECORD || pick == KV_PICK_NONE) && v.seq &&
-	    v.copy != kv_ctrl_active(c) && seq_after(v.seq, kv_ctrl_seq(c)))
-		return kv_slot_ctrl_of(g, pick, &v, NULL);
-	return kv_ctrl_with_owner(c, 0);
+	    v.copy == inactive && kv_seq_after(v.seq, kv_ctrl_seq(c))) {
+		word = kv_slot_ctrl_of(g, pick, &v, NULL);
+	} else {
+		word = kv_ctrl_with_owner(c, 0);
+		if (!kv_ctrl_used(word)) /* a claim for an insert: free again */
+			word = kv_ctrl_make(0, 0, false, kv_ctrl_active(word), kv_ctrl_seq(word));
+		/* A write that died half-way leaves a torn copy; wipe its
+		 * header, so that it reads as never written. Nothing else
+		 * writes it: the slot is still locked by the one that is gone. */
+		if (kv_rec_decode(copy[inactive], g->rec_size, g, &dummy, &need) == KV_REC_BAD)
+			memset(slab + kv_head_off(g, slot, inactive), 0, KV_REC_HDR);
+	}
+	/* Nobody else can take a locked word, so a plain store is safe against
+	 * remote compare-and-swap: theirs compares and fails. */
+	__atomic_store_n(w, word, __ATOMIC_RELEASE);
 }
 
 unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
@@ -346,10 +406,7 @@ unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
 
 		if (owner == 0 || kv_ctrl_owner(c) != owner)
 			continue;
-		/* Nobody else can take a locked word, so a plain store is safe
-		 * against remote compare-and-swap: theirs compares and fails. */
-		__atomic_store_n(w, settle(slab, g, s, c, scratch, scratch + g->rec_size),
-				 __ATOMIC_RELEASE);
+		kv_slot_settle(slab, g, s, c, scratch);
 		released++;
 	}
 	return released;

@@ -184,6 +184,20 @@ enum kv_pick kv_slot_pick(const uint8_t *c0, size_t len0, const uint8_t *c1,
 			  struct kv_rec_view *v, size_t *need);
 
 /*
+ * Whether a GET may return what kv_slot_pick chose without looking at the
+ * control word. True when every other copy's seq field (one aligned 8-byte
+ * word, so read whole) is 0 or before v's seq: then no write newer than v's
+ * can have completed before the read began, since it would have left its seq
+ * there. False after TORN or SHORT. When false, v's seq must be confirmed
+ * against the control word (docs/design.md, "Why GET is linearizable").
+ */
+bool kv_slot_pick_sure(const uint8_t *c0, size_t len0, const uint8_t *c1, size_t len1,
+		       enum kv_pick pick, const struct kv_rec_view *v);
+
+/* Serial-number order over the 30-bit sequence space: is @a after @b? */
+bool kv_seq_after(uint64_t a, uint64_t b);
+
+/*
  * The control word an unlocked slot carries when its newest whole copy is
  * *v (as kv_slot_pick left it for RECORD or NONE). Writers use it as the
  * expected value of their lock CAS, so they need not read the word first.
@@ -206,6 +220,17 @@ unsigned kv_probe_matches(const struct kv_geometry *g, const struct kv_keyhash *
 			  uint32_t skip, uint32_t *out, uint64_t *out_ctrl);
 
 /*
+ * Slots of b1 and b2, other than @skip, that another client (not @me) is
+ * claiming for an insert of a key with this fingerprint: locked, not used,
+ * fingerprint equal. Such an insert may publish the key there at any moment
+ * (or the server may, for a client that died), so an insert of the same key
+ * elsewhere must wait. Returns how many; *word gets a mix of their words.
+ */
+unsigned kv_probe_claims(const struct kv_geometry *g, const struct kv_keyhash *kh,
+			 const uint64_t *ctrl1, const uint64_t *ctrl2, uint32_t skip,
+			 uint16_t me, uint64_t *word);
+
+/*
  * A free, unlocked slot for an insert: from the bucket with more free slots,
  * the first such. Returns 0 and sets *slot and *ctrl; -EBUSY when the only
  * free slots are locked (being claimed, maybe given back: retry); -ENOSPC
@@ -216,11 +241,21 @@ int kv_probe_free(const struct kv_geometry *g, const struct kv_keyhash *kh,
 		  uint32_t *slot, uint64_t *ctrl);
 
 /*
- * Server side, over the whole slab: release every lock held by @owner. A slot
- * whose inactive copy holds a complete newer write adopts it; otherwise the
- * lock word goes back to what it was. @scratch has room for 2 * rec_size
- * bytes (allocated once, so a release never depends on memory being free).
- * Returns the number of slots released.
+ * Server side: settle one slot whose lock word @c names a client that is gone
+ * (disconnected, or fenced off the wire so that nothing of it can land any
+ * more). If the inactive copy holds a complete newer write, the word adopts
+ * it; otherwise the word goes back to the unlocked state of the active copy
+ * (a free slot's fingerprint cleared) and a torn inactive copy gets a zero
+ * header, so that it reads as never written rather than as a torn slot.
+ * @scratch has room for 2 * rec_size bytes. The order in which a client's
+ * slots are settled does not matter (docs/design.md).
+ */
+void kv_slot_settle(uint8_t *slab, const struct kv_geometry *g, uint64_t slot,
+		    uint64_t c, uint8_t *scratch);
+
+/*
+ * Server side, over the whole slab: settle every lock held by @owner (see
+ * kv_slot_settle). Returns the number of slots released.
  */
 unsigned kv_slab_release_owner(uint8_t *slab, const struct kv_geometry *g,
 			       uint16_t owner, uint8_t *scratch);

@@ -1,5 +1,6 @@
 /* test_proto.c - hello and header encode/decode, geometry vetting (kv_proto.h). */
 #include <check.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static struct kv_hello sample_hello(void)
 	h.scratch_len = KV_SCRATCH_LEN;
 	h.rkey = 0xdeadbeefu;
 	h.client_id = 0xabcd;
+	h.lease_ms = 0x1234;
 	ck_assert_int_eq(kv_geometry_layout(SLAB_64M, KV_KEY_LIMIT, KV_DEFAULT_MAX_VALUE,
 					    KV_DEFAULT_BUCKET_SLOTS, KV_DEFAULT_HEAD_SIZE, 0x0123456789abcdefull,
 					    &h.geo, err, sizeof(err)), 0);
@@ -74,6 +76,7 @@ static void assert_same_hello(const struct kv_hello *a, const struct kv_hello *b
 	ck_assert_uint_eq(a->scratch_len, b->scratch_len);
 	ck_assert_uint_eq(a->rkey, b->rkey);
 	ck_assert_uint_eq(a->client_id, b->client_id);
+	ck_assert_uint_eq(a->lease_ms, b->lease_ms);
 	ck_assert_uint_eq(a->geo.ctrl_off, b->geo.ctrl_off);
 	ck_assert_uint_eq(a->geo.rec_off, b->geo.rec_off);
 	ck_assert_uint_eq(a->geo.hash_seed, b->geo.hash_seed);
@@ -124,7 +127,7 @@ START_TEST(test_hello_wire_format)
 	uint8_t buf[KV_MSG_MAX];
 	const uint8_t *p = buf + KV_MSG_HDR_LEN;
 	static const uint8_t hdr[KV_MSG_HDR_LEN] = {
-		'K', 'V', 'R', 'D', 0, 1, 0, KV_MSG_HELLO, 0, 0, 0, KV_HELLO_PAYLOAD_LEN,
+		'K', 'V', 'R', 'D', 0, KV_PROTO_VERSION, 0, KV_MSG_HELLO, 0, 0, 0, KV_HELLO_PAYLOAD_LEN,
 		0, 0, 0, 0,
 	};
 
@@ -144,7 +147,10 @@ START_TEST(test_hello_wire_format)
 	/* Reserved bytes are zero, not left over from the buffer. */
 	for (int i = 34; i < 40; i++)
 		ck_assert_uint_eq(p[i], 0);
-	for (int i = 88; i < KV_HELLO_PAYLOAD_LEN; i++)
+	ck_assert_uint_eq(p[88], 0x00); /* the lease, ms */
+	ck_assert_uint_eq(p[90], 0x12);
+	ck_assert_uint_eq(p[91], 0x34);
+	for (int i = 92; i < KV_HELLO_PAYLOAD_LEN; i++)
 		ck_assert_uint_eq(p[i], 0);
 	/* Nothing written past the message. */
 	ck_assert_uint_eq(buf[HELLO_LEN], 0xee);
@@ -216,14 +222,35 @@ START_TEST(test_hello_wrong_version)
 	err[0] = '\0';
 	ck_assert_int_eq(decode_exact(buf, HELLO_LEN, &out, err, sizeof(err)),
 			 -EPROTONOSUPPORT);
-	ck_assert_msg(strstr(err, "version 2") != NULL, "error does not name version 2: '%s'",
-		      err);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "version %u", KV_PROTO_VERSION + 1);
+		ck_assert_msg(strstr(err, want) != NULL, "error does not name %s: '%s'", want, err);
+	}
 
 	put_be16(buf + 4, 0x1234);
 	ck_assert_int_eq(decode_exact(buf, HELLO_LEN, &out, err, sizeof(err)),
 			 -EPROTONOSUPPORT);
 	ck_assert_msg(strstr(err, "4660") != NULL, "error does not name version 4660: '%s'",
 		      err);
+}
+END_TEST
+
+/* A lease past the limit would make a client wait for hours: refused. */
+START_TEST(test_hello_lease_too_long)
+{
+	struct kv_hello h = sample_hello(), out;
+	uint8_t buf[KV_MSG_MAX];
+	char err[128];
+
+	h.lease_ms = KV_LEASE_MAX_MS;
+	kv_hello_encode(buf, &h);
+	ck_assert_int_eq(decode_exact(buf, HELLO_LEN, &out, err, sizeof(err)), 0);
+	h.lease_ms = KV_LEASE_MAX_MS + 1;
+	kv_hello_encode(buf, &h);
+	ck_assert_int_eq(decode_exact(buf, HELLO_LEN, &out, err, sizeof(err)), -EBADMSG);
+	ck_assert_msg(strstr(err, "lease") != NULL, "error does not name the lease: '%s'", err);
 }
 END_TEST
 
@@ -558,6 +585,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_hello_oversized);
 	tcase_add_test(tc, test_hello_wrong_magic);
 	tcase_add_test(tc, test_hello_wrong_version);
+	tcase_add_test(tc, test_hello_lease_too_long);
 	tcase_add_test(tc, test_hello_wrong_type);
 	tcase_add_test(tc, test_hello_client_id_zero);
 	tcase_add_test(tc, test_hello_scratch_outside_slab);
