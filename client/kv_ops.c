@@ -539,6 +539,28 @@ static int kv__insert_check(kv_client *c, const struct kv__op *op, uint32_t targ
 }
 
 /*
+ * Both buckets looked full, but the probe read the candidates after their
+ * words: one of them may have been freed meanwhile (our key deleted, say).
+ * Only words that stayed the same across the probe prove the store full for
+ * this key. -ENOSPC (nothing was touched), or -EBUSY to look again.
+ */
+static int kv__full_or_moved(kv_client *c, const struct kv__op *op)
+{
+	uint32_t bs = G(c)->bucket_slots;
+	uint64_t before[2 * KV_MAX_BUCKET_SLOTS];
+	int ret;
+
+	memcpy(before, c->ws.ctrl, 2 * bs * 8);
+	if ((ret = kv__read_buckets(c, &op->kh)))
+		return ret;
+	if (!memcmp(before, c->ws.ctrl, 2 * bs * 8))
+		return -ENOSPC;
+	for (uint32_t i = 0; i < 2 * bs; i++)
+		kv__saw(c, c->ws.ctrl[i]);
+	return -EBUSY;
+}
+
+/*
  * The key is not at home. Take the home slot's lock (the insert lock: no
  * other client can insert this key meanwhile) and, if home is taken, claim a
  * free slot too (its lock word carries the key's fingerprint, so that an
@@ -566,8 +588,10 @@ static int kv__insert(kv_client *c, const struct kv__op *op, uint64_t home_ctrl)
 		ret = kv_probe_free(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, &target, &tctrl);
 		if (ret == -EBUSY)
 			kv__saw(c, c->ws.ctrl[0] ^ c->ws.ctrl[bs]);
+		if (ret == -ENOSPC)
+			return kv__full_or_moved(c, op);
 		if (ret)
-			return ret; /* -ENOSPC: nothing was touched */
+			return ret;
 	}
 	locked[nl] = op->kh.home, old[nl] = home_ctrl;
 	swap[nl++] = kv_ctrl_with_owner(home_ctrl, me);

@@ -1,0 +1,777 @@
+/*
+ * kv_sim.c - the simulation (kv_sim.h): clients as coroutines (ucontext) on
+ * one thread, so every schedule is a pure function of the seed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "kv_client_int.h"
+#include "kv_sim.h"
+#include "kv_sweep.h"
+
+#define SIM_MAX_CLIENTS 8
+#define SIM_MAX_KEYS 4
+#define SIM_STACK (256u << 10)
+#define SIM_STEP_NS 200u          /* virtual time per scheduling step */
+#define SIM_LEASE_MS 1u
+#define SIM_MAX_STEPS 4000000u
+
+enum sim_state {
+	SIM_READY,   /* runs its code when picked */
+	SIM_WIRE,    /* a chain is executing */
+	SIM_PAUSED,  /* backing off until wake */
+	SIM_DONE,
+	SIM_DEAD,    /* crashed, vanished, or fenced and stopped */
+};
+
+struct sim_client {
+	int idx;
+	uint16_t id;
+	kv_client *kv;
+	ucontext_t uc;
+	void *stack;
+	enum sim_state st;
+	struct kv_wr chain[KV__MAX_WR];
+	unsigned n, cur;
+	uint32_t done;          /* bytes of chain[cur] executed */
+	int result;
+	uint64_t wake;          /* SIM_PAUSED until */
+	uint64_t stall_until;   /* stopped: runs no code until then */
+	bool fenced;            /* the server cut it off the wire */
+	bool vanished;          /* gone without a disconnect */
+	bool disconnect_pending;
+	unsigned ops_left;
+	int op;                 /* history index of the operation under way, or -1 */
+};
+
+struct sim_key {
+	char s[8];
+	size_t len;
+};
+
+struct sim_hist {
+	int key;
+	struct kv_lin_op op;
+};
+
+struct sim {
+	struct kv_sim_opts o;
+	struct kv_sim_result *res;
+	uint64_t rng;
+	uint64_t vt;            /* virtual ns */
+	uint64_t clock;         /* logical time of invocations and responses */
+	uint8_t *slab;
+	size_t slab_len;
+	struct kv_hello hello;
+	struct kv_sweep sweep;
+	struct sim_client cl[SIM_MAX_CLIENTS];
+	unsigned ncl;
+	struct sim_key keys[SIM_MAX_KEYS];
+	unsigned nkeys;
+	struct sim_hist hist[256];
+	unsigned nhist;
+	int64_t next_value;
+	ucontext_t sched;
+	struct sim_client *running;
+	bool failed;
+};
+
+static struct sim *g_sim; /* the coroutines' way back to their simulation */
+
+__attribute__((format(printf, 2, 3)))
+static void sim_fail(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->failed)
+		return;
+	s->failed = true;
+	n = snprintf(s->res->why, sizeof(s->res->why), "seed %llu: ",
+		     (unsigned long long)s->o.seed);
+	va_start(ap, fmt);
+	vsnprintf(s->res->why + n, sizeof(s->res->why) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void sim_trace(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->o.trace)
+		return;
+	fprintf(stderr, "[%8llu %6llu] ", (unsigned long long)s->res->steps,
+		(unsigned long long)(s->vt / 1000));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t sim_rand(struct sim *s, uint64_t n)
+{
+	return n ? kv_rand_next(&s->rng) % n : 0;
+}
+
+/* ---- the wire --------------------------------------------------------------- */
+
+static void sim_yield(struct sim_client *c)
+{
+	swapcontext(&c->uc, &g_sim->sched);
+}
+
+static int sim_wire_run(void *ctx, const struct kv_wr *w, unsigned n)
+{
+	struct sim_client *c = ctx;
+
+	if (c->fenced)
+		return -ECONNRESET;
+	memcpy(c->chain, w, n * sizeof(*w));
+	c->n = n;
+	c->cur = 0;
+	c->done = 0;
+	c->result = 0;
+	c->st = SIM_WIRE;
+	sim_yield(c);
+	return c->result;
+}
+
+static uint64_t sim_wire_now(void *ctx)
+{
+	(void)ctx;
+	return g_sim->vt;
+}
+
+static void sim_wire_pause(void *ctx, uint64_t ns)
+{
+	struct sim_client *c = ctx;
+
+	c->wake = g_sim->vt + ns;
+	c->st = SIM_PAUSED;
+	sim_yield(c);
+}
+
+static const struct kv_wire_ops sim_wire = {
+	.run = sim_wire_run, .now_ns = sim_wire_now, .pause_ns = sim_wire_pause,
+};
+
+/*
+ * Execute the next piece of c's chain: a CAS whole, a READ or WRITE from
+ * where it stands to a random 8-byte boundary. Real NICs promise no more
+ * than 8 aligned bytes at a time.
+ */
+static void sim_exec_piece(struct sim *s, struct sim_client *c)
+{
+	struct kv_wr *w = &c->chain[c->cur];
+	uint32_t left = w->len - c->done, piece;
+	uint64_t at = w->off + c->done;
+
+	if (w->off + w->len > s->slab_len) {
+		sim_fail(s, "client %d: %s outside the slab (off %llu len %u)", c->idx,
+			 w->op == KV_WR_READ ? "READ" : "WRITE", (unsigned long long)w->off, w->len);
+		c->result = -EFAULT;
+		c->st = SIM_READY;
+		return;
+	}
+	if (w->op == KV_WR_CAS) {
+		uint64_t *p = (uint64_t *)(void *)(s->slab + w->off);
+		uint64_t old = *p;
+
+		if (old == w->compare)
+			*p = w->swap;
+		memcpy(w->local, &old, 8);
+		piece = 8;
+		sim_trace(s, "c%d CAS slot word @%llu %llx -> %llx: %s", c->idx,
+			  (unsigned long long)w->off, (unsigned long long)w->compare,
+			  (unsigned long long)w->swap, old == w->compare ? "ok" : "failed");
+	} else {
+		/* The first piece ends at an 8-byte boundary of the slab. */
+		uint32_t to_boundary = (uint32_t)(8 - at % 8);
+		uint32_t nwords = (left + 7) / 8 + 1;
+
+		piece = to_boundary + 8 * (uint32_t)sim_rand(s, nwords);
+		if (piece > left || sim_rand(s, 4) == 0)
+			piece = left;
+		if (w->op == KV_WR_READ)
+			memcpy((uint8_t *)w->local + c->done, s->slab + at, piece);
+		else
+			memcpy(s->slab + at, (uint8_t *)w->local + c->done, piece);
+		sim_trace(s, "c%d %s @%llu +%u of %u", c->idx,
+			  w->op == KV_WR_READ ? "READ " : "WRITE", (unsigned long long)at, piece,
+			  w->len);
+	}
+	c->done += piece;
+	if (c->done < w->len)
+		return;
+	c->done = 0;
+	if (++c->cur == c->n)
+		c->st = SIM_READY; /* resumes with c->result 0 */
+}
+
+/* ---- values ---------------------------------------------------------------- */
+
+/* A value names itself: 4 bytes of id, then a pattern that depends on it. */
+static size_t sim_value(const struct sim *s, int64_t id, uint8_t *buf)
+{
+	uint32_t max = s->hello.geo.max_value;
+	size_t len = 4 + (size_t)((uint64_t)id * 2654435761u >> 7) % (max - 3);
+
+	kv_st32le(buf, (uint32_t)id);
+	for (size_t i = 4; i < len; i++)
+		buf[i] = (uint8_t)(id * 31 + (int64_t)i);
+	return len;
+}
+
+/* The id of a value read back, or -2 if it is not one we wrote, whole. */
+static int64_t sim_value_id(const struct sim *s, const uint8_t *buf, size_t len)
+{
+	uint8_t want[1024];
+	int64_t id;
+
+	if (len < 4)
+		return -2;
+	id = kv_ld32le(buf);
+	if (id >= s->next_value || sim_value(s, id, want) != len || memcmp(want, buf, len))
+		return -2;
+	return id;
+}
+
+/* ---- clients --------------------------------------------------------------- */
+
+static bool sim_transport_error(int r)
+{
+	return r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT || r == -EIO;
+}
+
+static int sim_hist_open(struct sim *s, int client, int key, enum kv_lin_kind kind, int64_t arg)
+{
+	struct sim_hist *h = &s->hist[s->nhist];
+
+	h->key = key;
+	h->op = (struct kv_lin_op){.kind = kind, .arg = arg, .inv = ++s->clock,
+				   .resp = UINT64_MAX, .client = client};
+	return (int)s->nhist++;
+}
+
+static void sim_client_op(struct sim *s, struct sim_client *c)
+{
+	uint8_t val[1024];
+	int key = (int)sim_rand(s, s->nkeys);
+	struct sim_key *k = &s->keys[key];
+	unsigned kind = (unsigned)sim_rand(s, 10); /* 4 PUT, 4 GET, 2 DEL */
+	struct sim_hist *h;
+	int64_t ret = 0;
+	size_t vlen = 0;
+	int r;
+
+	if (kind < 4) {
+		int64_t id = s->next_value++;
+
+		vlen = sim_value(s, id, val);
+		c->op = sim_hist_open(s, c->idx, key, KV_LIN_PUT, id);
+		sim_trace(s, "c%d PUT %s = v%lld (%zu B)", c->idx, k->s, (long long)id, vlen);
+		r = kv_put(c->kv, k->s, k->len, val, vlen);
+	} else if (kind < 8) {
+		c->op = sim_hist_open(s, c->idx, key, KV_LIN_GET, 0);
+		sim_trace(s, "c%d GET %s", c->idx, k->s);
+		r = kv_get(c->kv, k->s, k->len, val, sizeof(val), &vlen);
+		ret = r == 0 ? sim_value_id(s, val, vlen) : -1;
+		if (r == 0 && ret == -2)
+			sim_fail(s, "client %d: GET %s returned %zu bytes that no PUT wrote (torn?)",
+				 c->idx, k->s, vlen);
+	} else {
+		c->op = sim_hist_open(s, c->idx, key, KV_LIN_DEL, 0);
+		sim_trace(s, "c%d DEL %s", c->idx, k->s);
+		r = kv_del(c->kv, k->s, k->len);
+		ret = r == 0;
+	}
+	h = &s->hist[c->op];
+	c->op = -1;
+	sim_trace(s, "c%d -> %d (%s)", c->idx, r, kv_strerror(r));
+	if (sim_transport_error(r) && c->fenced)
+		return; /* outcome unknown: resp stays open */
+	if (r && r != -ENOENT) {
+		sim_fail(s, "client %d: %s of %s failed: %s", c->idx,
+			 h->op.kind == KV_LIN_PUT ? "PUT" : h->op.kind == KV_LIN_GET ? "GET" : "DEL",
+			 k->s, kv_strerror(r));
+		return;
+	}
+	if (r == -ENOENT && h->op.kind == KV_LIN_PUT) {
+		sim_fail(s, "client %d: PUT said not found", c->idx);
+		return;
+	}
+	h->op.ret = ret;
+	h->op.resp = ++s->clock;
+	s->res->ops_done++;
+}
+
+static void sim_client_main(void)
+{
+	struct sim *s = g_sim;
+	struct sim_client *c = s->running;
+
+	while (c->ops_left && !c->fenced && !s->failed) {
+		c->ops_left--;
+		sim_client_op(s, c);
+	}
+	c->st = c->fenced ? SIM_DEAD : SIM_DONE;
+	swapcontext(&c->uc, &s->sched);
+}
+
+static int sim_client_init(struct sim *s, struct sim_client *c, int idx, unsigned ops)
+{
+	struct kv_wire wire = {.ops = &sim_wire, .ctx = c};
+	struct kv_hello h = s->hello;
+
+	c->idx = idx;
+	c->id = (uint16_t)(idx + 1);
+	c->op = -1;
+	c->ops_left = ops;
+	h.client_id = c->id;
+	c->kv = kv__client_on_wire(&h, &wire, s->o.seed * 131 + (uint64_t)idx);
+	c->stack = malloc(SIM_STACK);
+	if (!c->kv || !c->stack)
+		return -ENOMEM;
+	getcontext(&c->uc);
+	c->uc.uc_stack.ss_sp = c->stack;
+	c->uc.uc_stack.ss_size = SIM_STACK;
+	c->uc.uc_link = NULL;
+	makecontext(&c->uc, sim_client_main, 0);
+	kv_sweep_owner_live(&s->sweep, c->id);
+	return 0;
+}
+
+/* ---- faults and the server ------------------------------------------------- */
+
+static void sim_fence(void *ctx, uint16_t owner)
+{
+	struct sim *s = ctx;
+	struct sim_client *c = &s->cl[owner - 1];
+
+	/* The server cuts its queue pair: nothing more of it lands. */
+	c->fenced = true;
+	s->res->fences++;
+	sim_trace(s, "server fences c%d (lease)", c->idx);
+	if (c->st == SIM_WIRE) {
+		c->result = -ECONNRESET;
+		c->st = SIM_READY;
+	}
+}
+
+/* The process dies: its queue pair with it, mid-request or not. */
+static void sim_crash(struct sim *s, struct sim_client *c, bool vanish)
+{
+	c->st = SIM_DEAD;
+	c->vanished = vanish;
+	if (!vanish)
+		c->disconnect_pending = true; /* the server hears of it later */
+	if (vanish)
+		s->res->vanishes++;
+	else
+		s->res->crashes++;
+	sim_trace(s, "c%d %s", c->idx, vanish ? "vanishes" : "crashes");
+}
+
+static void sim_server_step(struct sim *s)
+{
+	for (unsigned i = 0; i < s->ncl; i++) {
+		struct sim_client *c = &s->cl[i];
+
+		if (c->disconnect_pending && sim_rand(s, 2)) {
+			c->disconnect_pending = false;
+			kv_sweep_owner_gone(&s->sweep, c->id);
+			sim_trace(s, "server: c%d disconnected", c->idx);
+		}
+	}
+	s->res->released += kv_sweep_step(&s->sweep, 1 + sim_rand(s, kv_nslots(&s->hello.geo)),
+					  s->vt);
+}
+
+/* ---- the scheduler ----------------------------------------------------------- */
+
+static bool sim_can_run(const struct sim *s, const struct sim_client *c)
+{
+	switch (c->st) {
+	case SIM_WIRE:
+		return true; /* a stopped process's NIC still executes */
+	case SIM_READY:
+		return c->stall_until <= s->vt;
+	case SIM_PAUSED:
+		return c->wake <= s->vt && c->stall_until <= s->vt;
+	default:
+		return false;
+	}
+}
+
+static void sim_resume(struct sim *s, struct sim_client *c)
+{
+	c->st = SIM_READY;
+	s->running = c;
+	swapcontext(&s->sched, &c->uc);
+	s->running = NULL;
+}
+
+static void sim_maybe_fault(struct sim *s, struct sim_client *c)
+{
+	unsigned r;
+
+	if (s->o.no_faults || c->st == SIM_DONE || c->st == SIM_DEAD || c->fenced)
+		return;
+	r = (unsigned)sim_rand(s, 1000000);
+	if (r < s->o.crash_per_mille * 1000u / 4) {
+		sim_crash(s, c, false);
+	} else if (r < s->o.crash_per_mille * 1000u / 4 + 150) {
+		/* Stopped for up to a few leases: the server may fence it. */
+		c->stall_until = s->vt + (50 + sim_rand(s, 4000)) * 1000ull;
+		s->res->stalls++;
+		sim_trace(s, "c%d stalls until %llu us", c->idx,
+			  (unsigned long long)(c->stall_until / 1000));
+	} else if (r < s->o.crash_per_mille * 1000u / 4 + 170) {
+		sim_crash(s, c, true);
+	}
+}
+
+/* Nothing can run now: let virtual time pass to the next wake-up. */
+static bool sim_idle(struct sim *s)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (unsigned i = 0; i < s->ncl; i++) {
+		struct sim_client *c = &s->cl[i];
+		uint64_t t;
+
+		if (c->st == SIM_READY)
+			t = c->stall_until;
+		else if (c->st == SIM_PAUSED)
+			t = c->wake > c->stall_until ? c->wake : c->stall_until;
+		else
+			continue;
+		if (t < next)
+			next = t;
+	}
+	if (next == UINT64_MAX)
+		return false;
+	/* The server runs meanwhile, in steps of a tenth of a lease. */
+	if (next > s->vt + SIM_LEASE_MS * 100000ull)
+		next = s->vt + SIM_LEASE_MS * 100000ull;
+	s->vt = next > s->vt ? next : s->vt + SIM_STEP_NS;
+	sim_server_step(s);
+	return true;
+}
+
+static void sim_schedule(struct sim *s)
+{
+	struct sim_client *run[SIM_MAX_CLIENTS];
+
+	while (!s->failed) {
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < s->ncl; i++)
+			if (sim_can_run(s, &s->cl[i]))
+				run[n++] = &s->cl[i];
+		if (++s->res->steps > SIM_MAX_STEPS) {
+			sim_fail(s, "no end after %u steps (livelock?)", SIM_MAX_STEPS);
+			return;
+		}
+		if (n == 0) {
+			if (!sim_idle(s))
+				return; /* everyone is done or dead */
+			continue;
+		}
+		s->vt += SIM_STEP_NS;
+		if (sim_rand(s, 16) == 0) {
+			sim_server_step(s);
+			continue;
+		}
+		{
+			struct sim_client *c = run[sim_rand(s, n)];
+
+			sim_maybe_fault(s, c);
+			if (c->st == SIM_DEAD)
+				continue;
+			if (c->st == SIM_WIRE)
+				sim_exec_piece(s, c);
+			else if (sim_can_run(s, c))
+				sim_resume(s, c);
+		}
+	}
+}
+
+/* ---- setup and the checks after a run ---------------------------------------- */
+
+static int sim_geometry(struct sim *s)
+{
+	struct kv_geometry *g = &s->hello.geo;
+	char err[160];
+	uint64_t nslots;
+
+	memset(&s->hello, 0, sizeof(s->hello));
+	g->nbuckets = 2 + (uint32_t)sim_rand(s, 2);
+	g->bucket_slots = 2 + (uint32_t)sim_rand(s, 3);
+	g->max_key = 8;
+	g->max_value = 40;
+	g->rec_size = (KV_REC_HDR + g->max_key + g->max_value + 7) & ~7u;
+	g->head_size = 32; /* most records run into the tail */
+	g->hash_seed = kv_rand_next(&s->rng);
+	nslots = kv_nslots(g);
+	g->ctrl_off = 0;
+	g->rec_off = nslots * 8;
+	s->slab_len = g->rec_off + nslots * 2 * g->rec_size;
+	s->hello.slab_len = s->slab_len;
+	s->hello.lease_ms = SIM_LEASE_MS;
+	if (kv_geometry_check(g, s->slab_len, err, sizeof(err))) {
+		sim_fail(s, "geometry: %s", err);
+		return -EINVAL;
+	}
+	s->slab = calloc(1, s->slab_len);
+	return s->slab ? 0 : -ENOMEM;
+}
+
+/* Keys that collide: often two share a home slot, so inserts go elsewhere. */
+static void sim_keys(struct sim *s)
+{
+	for (unsigned i = 0; i < s->nkeys; i++) {
+		struct kv_keyhash want, kh;
+
+		for (unsigned tries = 0; tries < 200; tries++) {
+			snprintf(s->keys[i].s, sizeof(s->keys[i].s), "k%u", (unsigned)sim_rand(s, 100000));
+			s->keys[i].len = strlen(s->keys[i].s);
+			if (i == 0 || sim_rand(s, 2))
+				break;
+			kv_key_hash(&s->hello.geo, s->keys[0].s, s->keys[0].len, &want);
+			kv_key_hash(&s->hello.geo, s->keys[i].s, s->keys[i].len, &kh);
+			if (kh.home == want.home && strcmp(s->keys[i].s, s->keys[0].s))
+				break;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(s->keys[i].s, s->keys[j].s))
+				snprintf(s->keys[i].s, sizeof(s->keys[i].s), "d%u", i);
+		s->keys[i].len = strlen(s->keys[i].s);
+	}
+}
+
+/* Which key a slot's newest whole copy holds, or -1. */
+static int sim_slot_key(struct sim *s, uint64_t slot, struct kv_rec_view *v)
+{
+	const struct kv_geometry *g = &s->hello.geo;
+	uint8_t c0[256], c1[256];
+	size_t need = 0;
+
+	kv_slot_gather(g, s->slab + kv_slot_off(g, slot), 0, c0);
+	kv_slot_gather(g, s->slab + kv_slot_off(g, slot), 1, c1);
+	if (kv_slot_pick(c0, g->rec_size, c1, g->rec_size, g, v, &need) != KV_PICK_RECORD)
+		return -1;
+	for (unsigned k = 0; k < s->nkeys; k++)
+		if (kv_rec_is_key(v, s->keys[k].s, s->keys[k].len))
+			return (int)k;
+	return -2;
+}
+
+/* After the run, with every lock settled: the slab's structure. */
+static void sim_check_slab(struct sim *s)
+{
+	const struct kv_geometry *g = &s->hello.geo;
+	uint64_t used = 0, live = 0;
+	int where[SIM_MAX_KEYS];
+
+	for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
+		where[k] = -1;
+	for (uint64_t slot = 0; slot < kv_nslots(g) && !s->failed; slot++) {
+		uint64_t w;
+		struct kv_rec_view v;
+		int k;
+
+		memcpy(&w, s->slab + kv_ctrl_off(g, slot), 8);
+		if (kv_ctrl_owner(w))
+			sim_fail(s, "slot %llu still locked by client %u after the run",
+				 (unsigned long long)slot, kv_ctrl_owner(w));
+		used += kv_ctrl_used(w);
+		k = sim_slot_key(s, slot, &v);
+		if (k == -2)
+			sim_fail(s, "slot %llu holds a key nobody wrote", (unsigned long long)slot);
+		if (k < 0)
+			continue;
+		if (!kv_ctrl_used(w) || kv_ctrl_seq(w) != v.seq || kv_ctrl_active(w) != v.copy) {
+			/* A record at home counts even unpublished (readers of
+			 * home take it); elsewhere only a published one counts. */
+			struct kv_keyhash kh;
+
+			kv_key_hash(g, s->keys[k].s, s->keys[k].len, &kh);
+			sim_fail(s, "slot %llu (%s of key %s) holds seq %llu, its word says %s seq %llu copy %u",
+				 (unsigned long long)slot, kh.home == slot ? "home" : "not home",
+				 s->keys[k].s, (unsigned long long)v.seq,
+				 kv_ctrl_used(w) ? "used" : "free",
+				 (unsigned long long)kv_ctrl_seq(w), kv_ctrl_active(w));
+		}
+		live++;
+		if (where[k] >= 0)
+			sim_fail(s, "key %s is in two slots: %d and %llu", s->keys[k].s, where[k],
+				 (unsigned long long)slot);
+		where[k] = (int)slot;
+	}
+	if (!s->failed && used != live)
+		sim_fail(s, "%llu slots say used, %llu hold a live key",
+			 (unsigned long long)used, (unsigned long long)live);
+}
+
+static void sim_check_history(struct sim *s)
+{
+	for (unsigned k = 0; k < s->nkeys && !s->failed; k++) {
+		struct kv_lin_op ops[KV_LIN_MAX_OPS];
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < s->nhist; i++) {
+			const struct kv_lin_op *op = &s->hist[i].op;
+
+			if (s->hist[i].key != (int)k)
+				continue;
+			if (op->kind == KV_LIN_GET && op->resp == UINT64_MAX)
+				continue; /* a read that never returned says nothing */
+			if (n == KV_LIN_MAX_OPS) {
+				sim_fail(s, "key %s: more than %d operations", s->keys[k].s,
+					 KV_LIN_MAX_OPS);
+				return;
+			}
+			ops[n++] = *op;
+		}
+		if (!kv_lin_check(ops, n)) {
+			char line[64];
+			size_t len = 0;
+			char buf[sizeof(s->res->why)];
+
+			buf[0] = 0;
+			for (unsigned i = 0; i < n && len + 40 < sizeof(buf); i++) {
+				const struct kv_lin_op *op = &ops[i];
+
+				snprintf(line, sizeof(line), " c%d:%s%lld=%lld[%llu,%lld]", op->client,
+					 op->kind == KV_LIN_PUT ? "put" : op->kind == KV_LIN_GET ? "get" : "del",
+					 (long long)op->arg, (long long)op->ret, (unsigned long long)op->inv,
+					 op->resp == UINT64_MAX ? -1ll : (long long)op->resp);
+				len += strlen(line);
+				strncat(buf, line, sizeof(buf) - strlen(buf) - 1);
+			}
+			sim_fail(s, "key %s: history not linearizable:%s", s->keys[k].s, buf);
+		}
+	}
+}
+
+static void sim_final_client_main(void)
+{
+	struct sim *s = g_sim;
+	struct sim_client *c = s->running;
+
+	for (unsigned k = 0; k < s->nkeys && !s->failed; k++) {
+		uint8_t val[1024];
+		size_t vlen = 0;
+		int h = sim_hist_open(s, c->idx, (int)k, KV_LIN_GET, 0);
+		int r = kv_get(c->kv, s->keys[k].s, s->keys[k].len, val, sizeof(val), &vlen);
+
+		if (r && r != -ENOENT) {
+			sim_fail(s, "final GET of %s failed: %s", s->keys[k].s, kv_strerror(r));
+			break;
+		}
+		s->hist[h].op.ret = r ? -1 : sim_value_id(s, val, vlen);
+		s->hist[h].op.resp = ++s->clock;
+		if (s->hist[h].op.ret == -2)
+			sim_fail(s, "final GET of %s: a value nobody wrote", s->keys[k].s);
+	}
+	c->st = SIM_DONE;
+	swapcontext(&c->uc, &s->sched);
+}
+
+void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	unsigned ops_each[SIM_MAX_CLIENTS] = {0};
+
+	memset(res, 0, sizeof(*res));
+	if (!s) {
+		snprintf(res->why, sizeof(res->why), "out of memory");
+		return;
+	}
+	s->o = *opts;
+	s->res = res;
+	s->rng = kv_rand_seed(opts->seed);
+	g_sim = s;
+	s->ncl = opts->clients ? opts->clients : 2 + (unsigned)sim_rand(s, 7);
+	s->nkeys = opts->keys ? opts->keys : 1 + (unsigned)sim_rand(s, 4);
+	if (!s->o.crash_per_mille)
+		s->o.crash_per_mille = 1 + (unsigned)sim_rand(s, 8);
+	if (s->ncl > SIM_MAX_CLIENTS)
+		s->ncl = SIM_MAX_CLIENTS;
+	if (s->nkeys > SIM_MAX_KEYS)
+		s->nkeys = SIM_MAX_KEYS;
+	{
+		unsigned total = opts->ops ? opts->ops : 8 + (unsigned)sim_rand(s, 48);
+
+		if (total > 60)
+			total = 60;
+		for (unsigned i = 0; i < total; i++)
+			ops_each[sim_rand(s, s->ncl)]++;
+	}
+	if (sim_geometry(s) ||
+	    kv_sweep_init(&s->sweep, s->slab, &s->hello.geo, SIM_LEASE_MS * 1000000ull,
+			  sim_fence, s)) {
+		if (!s->failed)
+			sim_fail(s, "setup failed");
+		goto out;
+	}
+	sim_keys(s);
+	for (unsigned i = 0; i < s->ncl; i++)
+		if (sim_client_init(s, &s->cl[i], (int)i, ops_each[i])) {
+			sim_fail(s, "out of memory");
+			goto out;
+		}
+	sim_schedule(s);
+	/* Every client is done or gone: let the server hear of every death and
+	 * sweep until no lock can be left (two passes after the last one). */
+	for (unsigned i = 0; i < s->ncl; i++)
+		if (s->cl[i].st == SIM_DEAD)
+			kv_sweep_owner_gone(&s->sweep, s->cl[i].id);
+	for (unsigned pass = 0; pass < 3 && !s->failed; pass++) {
+		s->vt += 2 * SIM_LEASE_MS * 1000000ull;
+		s->res->released += kv_sweep_step(&s->sweep, kv_nslots(&s->hello.geo), s->vt);
+	}
+	for (unsigned i = 0; i < s->ncl; i++)
+		if (s->cl[i].op >= 0 || s->cl[i].st == SIM_DEAD)
+			res->ops_unknown += s->cl[i].op >= 0;
+	if (!s->failed) {
+		sim_check_slab(s);
+	}
+	if (!s->failed) {
+		struct sim_client *c = &s->cl[s->ncl];
+
+		memset(c, 0, sizeof(*c));
+		if (!sim_client_init(s, c, (int)s->ncl, 0)) {
+			makecontext(&c->uc, sim_final_client_main, 0);
+			s->ncl++;
+			s->o.no_faults = true;
+			while (c->st != SIM_DONE && !s->failed) {
+				if (c->st == SIM_WIRE)
+					sim_exec_piece(s, c);
+				else {
+					s->vt = c->st == SIM_PAUSED && c->wake > s->vt ? c->wake : s->vt;
+					sim_resume(s, c);
+				}
+			}
+		}
+	}
+	if (!s->failed)
+		sim_check_history(s);
+out:
+	res->ok = !s->failed;
+	for (unsigned i = 0; i < s->ncl; i++) {
+		kv_close(s->cl[i].kv);
+		free(s->cl[i].stack);
+	}
+	kv_sweep_free(&s->sweep);
+	free(s->slab);
+	free(s);
+	g_sim = NULL;
+}
