@@ -19,7 +19,9 @@
 #define KV_MSG_HDR_LEN 16
 #define KV_MSG_MAX 4096 /* every control buffer has this size */
 #define KV_HELLO_PAYLOAD_LEN 96
+#define KV_LEASE_MIN_MS 50u          /* kvserver --lease bounds and default */
 #define KV_LEASE_MAX_MS 600000u
+#define KV_DEFAULT_LEASE_MS 1000u
 
 enum kv_msg_type {
 	KV_MSG_HELLO = 1,      /* server -> client, once, after ESTABLISHED */

@@ -2,9 +2,11 @@
  * kv_server.h - kvserver: one slab, any number of clients, one event loop.
  *
  * The loop waits on the CM event channel, one completion channel per RDMA
- * device (shared by every client's CQ on that device) and a signalfd. A
- * client costs a cm_id, a QP, a CQ and one small registered buffer; all of it
- * goes when the client does, and any slot lock the client held is released.
+ * device (shared by every client's CQ on that device), a signalfd and a
+ * timerfd that drives the sweep. A client costs a cm_id, a QP, a CQ and one
+ * small registered buffer; all of it goes when the client does, and the sweep
+ * releases any slot lock it held, or one it held past its lease (after
+ * cutting its queue pair off).
  */
 #ifndef KV_SERVER_H
 #define KV_SERVER_H
@@ -24,6 +26,7 @@ struct kv_server_opts {
 	uint32_t max_key;
 	uint32_t max_value;
 	uint32_t head_size; /* bytes of each record copy in the slot's head */
+	uint32_t lease_ms;  /* a lock held this long is broken (holder cut off first) */
 	bool quiet;         /* no per-connection log lines */
 };
 
@@ -57,6 +60,9 @@ struct kv_server_stats {
 	uint64_t clients_connected;
 	uint64_t connections_total;
 	uint64_t locks_released;
+	uint32_t lease_ms;
+	uint64_t leases_broken;
+	uint64_t sweep_passes;
 	uint64_t protocol_errors;
 };
 

@@ -21,6 +21,10 @@ static void kv__server_usage(FILE *f)
 		"  -H, --head-size BYTES  a record up to this long (24 B header, key, value)\n"
 		"                         costs a GET one READ; a multiple of 8, 32..4096\n"
 		"                         (default %u)\n"
+		"  -L, --lease MS         a client that holds a slot lock this long without\n"
+		"                         progress is cut off and its locks are released;\n"
+		"                         longer than the slowest PUT of the largest value,\n"
+		"                         %u..%u (default %u)\n"
 		"  -q, --quiet            no log line per connection\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
@@ -29,7 +33,8 @@ static void kv__server_usage(FILE *f)
 		"stats as JSON on stdout; SIGINT/SIGTERM disconnect clients, print\n"
 		"stats and exit 0. Exit 2: bad usage; 3: RDMA or system error.\n",
 		KV_DEFAULT_PORT, KV_KEY_LIMIT, KV_KEY_LIMIT, KV_VALUE_LIMIT,
-		KV_DEFAULT_MAX_VALUE, KV_DEFAULT_HEAD_SIZE);
+		KV_DEFAULT_MAX_VALUE, KV_DEFAULT_HEAD_SIZE, KV_LEASE_MIN_MS, KV_LEASE_MAX_MS,
+		KV_DEFAULT_LEASE_MS);
 }
 
 int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
@@ -42,6 +47,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		{"max-key", required_argument, NULL, 'k'},
 		{"max-value", required_argument, NULL, 'v'},
 		{"head-size", required_argument, NULL, 'H'},
+		{"lease", required_argument, NULL, 'L'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -56,9 +62,10 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->max_key = KV_KEY_LIMIT;
 	o->max_value = KV_DEFAULT_MAX_VALUE;
 	o->head_size = KV_DEFAULT_HEAD_SIZE;
+	o->lease_ms = KV_DEFAULT_LEASE_MS;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:H:qhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:H:L:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->addr = optarg;
@@ -85,6 +92,11 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (kv_parse_uint(optarg, KV_REC_HDR + 8, 4096, &v) || v % 8)
 				goto bad_value;
 			o->head_size = (uint32_t)v;
+			break;
+		case 'L':
+			if (kv_parse_uint(optarg, KV_LEASE_MIN_MS, KV_LEASE_MAX_MS, &v))
+				goto bad_value;
+			o->lease_ms = (uint32_t)v;
 			break;
 		case 'q':
 			o->quiet = true;

@@ -43,6 +43,9 @@ char *kv_stats_to_json(const struct kv_server_stats *st)
 			    json_integer((json_int_t)st->connections_total));
 	json_object_set_new(o, "locks_released",
 			    json_integer((json_int_t)st->locks_released));
+	json_object_set_new(o, "lease_ms", json_integer(st->lease_ms));
+	json_object_set_new(o, "leases_broken", json_integer((json_int_t)st->leases_broken));
+	json_object_set_new(o, "sweep_passes", json_integer((json_int_t)st->sweep_passes));
 	json_object_set_new(o, "protocol_errors",
 			    json_integer((json_int_t)st->protocol_errors));
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

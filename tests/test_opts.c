@@ -95,6 +95,7 @@ START_TEST(test_server_defaults)
 	ck_assert_uint_eq(o.slab_size, 64ull << 20);
 	ck_assert_uint_eq(o.max_key, 250);
 	ck_assert_uint_eq(o.max_value, 1024);
+	ck_assert_uint_eq(o.lease_ms, 1000);
 	ck_assert(!o.quiet);
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert_uint_eq(r.err_len, 0);
@@ -106,7 +107,7 @@ START_TEST(test_server_short_options)
 {
 	struct kv_server_opts o;
 	struct result r = run_server(ARGV("kvserver", "-a", "10.0.0.1", "-p", "7000", "-m",
-					  "128M", "-k", "64", "-v", "4096", "-q"),
+					  "128M", "-k", "64", "-v", "4096", "-L", "250", "-q"),
 				     &o);
 
 	ck_assert_int_eq(r.ret, 0);
@@ -115,6 +116,7 @@ START_TEST(test_server_short_options)
 	ck_assert_uint_eq(o.slab_size, 128ull << 20);
 	ck_assert_uint_eq(o.max_key, 64);
 	ck_assert_uint_eq(o.max_value, 4096);
+	ck_assert_uint_eq(o.lease_ms, 250);
 	ck_assert(o.quiet);
 	ck_assert_uint_eq(r.err_len, 0);
 	result_free(&r);
@@ -126,7 +128,7 @@ START_TEST(test_server_long_options)
 	struct kv_server_opts o;
 	struct result r = run_server(ARGV("kvserver", "--addr", "fe80::1", "--port=1",
 					  "--slab-size", "1G", "--max-key=1", "--max-value",
-					  "1M", "--quiet"),
+					  "1M", "--lease=600000", "--quiet"),
 				     &o);
 
 	ck_assert_int_eq(r.ret, 0);
@@ -135,6 +137,7 @@ START_TEST(test_server_long_options)
 	ck_assert_uint_eq(o.slab_size, 1ull << 30);
 	ck_assert_uint_eq(o.max_key, 1);
 	ck_assert_uint_eq(o.max_value, KV_VALUE_LIMIT);
+	ck_assert_uint_eq(o.lease_ms, 600000);
 	ck_assert(o.quiet);
 	result_free(&r);
 }
@@ -146,12 +149,14 @@ START_TEST(test_server_limits)
 	struct result r;
 
 	/* The extremes each option allows. */
-	r = run_server(ARGV("kvserver", "-p", "65535", "-m", "1M", "-k", "250", "-v", "1"), &o);
+	r = run_server(ARGV("kvserver", "-p", "65535", "-m", "1M", "-k", "250", "-v", "1", "-L",
+			    "50"), &o);
 	ck_assert_int_eq(r.ret, 0);
 	ck_assert_uint_eq(o.port, 65535);
 	ck_assert_uint_eq(o.slab_size, 1ull << 20);
 	ck_assert_uint_eq(o.max_key, 250);
 	ck_assert_uint_eq(o.max_value, 1);
+	ck_assert_uint_eq(o.lease_ms, 50);
 	result_free(&r);
 
 	r = run_server(ARGV("kvserver", "-m", "1024G"), &o);
@@ -200,7 +205,8 @@ static const char *const server_bad[][4] = {
 	{"-v", "0"},           {"-v", "2M"},           {"-x"},
 	{"--bogus"},           {"-p"},                 {"--port"},
 	{"-m"},                {"extra"},              {"-p", "7000", "extra"},
-	{"-q", "--", "extra"},
+	{"-q", "--", "extra"},  {"-L", "49"},          {"--lease", "600001"},
+	{"-L", "1s"},          {"-L"},
 };
 
 START_TEST(test_server_rejects)

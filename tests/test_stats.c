@@ -30,6 +30,9 @@ static struct kv_server_stats sample_stats(void)
 	st.clients_connected = 3;
 	st.connections_total = 17;
 	st.locks_released = 4;
+	st.lease_ms = 1000;
+	st.leases_broken = 2;
+	st.sweep_passes = 99;
 	st.protocol_errors = 1;
 	return st;
 }
@@ -82,6 +85,10 @@ START_TEST(test_stats_fields)
 	ck_assert_double_eq(real_field(root, "load_factor"), 0.25);
 	ck_assert_int_eq(int_field(root, "clients_connected"), 3);
 	ck_assert_int_eq(int_field(root, "connections_total"), 17);
+	ck_assert_int_eq(int_field(root, "locks_released"), 4);
+	ck_assert_int_eq(int_field(root, "lease_ms"), 1000);
+	ck_assert_int_eq(int_field(root, "leases_broken"), 2);
+	ck_assert_int_eq(int_field(root, "sweep_passes"), 99);
 	json_decref(root);
 }
 END_TEST

@@ -1,0 +1,387 @@
+/*
+ * kv_server_conn.c - kvserver's connections: accepting a client, its hello,
+ * its control messages (stats), and its end, whether it disconnects, fails,
+ * or is cut off by the sweep because it held a lock past its lease.
+ */
+#include "kv_server_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv_slot.h"
+
+/* ---- client ids ---------------------------------------------------------- */
+
+/*
+ * The next id after the last one given whose locks the sweep has proven
+ * gone: an id that may still name a lock in the slab is never handed out.
+ */
+static uint16_t kv__id_alloc(struct kv_server *s)
+{
+	for (uint32_t i = 0; i < KV_MAX_CLIENT_ID; i++) {
+		uint16_t id = (uint16_t)((s->next_id + i) % KV_MAX_CLIENT_ID + 1);
+
+		if (kv_sweep_id_free(&s->sweep, id)) {
+			s->next_id = id;
+			kv_sweep_owner_live(&s->sweep, id);
+			return id;
+		}
+	}
+	return 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static uint8_t *kv__recv_buf(struct kv_conn *c, unsigned i)
+{
+	return c->buf + KV_MSG_MAX * (1 + i);
+}
+
+static int kv__post_recv(struct kv_conn *c, unsigned i)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)kv__recv_buf(c, i),
+		.length = KV_MSG_MAX,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_recv_wr wr = {.wr_id = i + 1, .sg_list = &sge, .num_sge = 1};
+	struct ibv_recv_wr *bad;
+
+	return -ibv_post_recv(c->id->qp, &wr, &bad);
+}
+
+static int kv__post_send(struct kv_conn *c, size_t len)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)c->buf,
+		.length = (uint32_t)len,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = 0, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad;
+	int ret = ibv_post_send(c->id->qp, &wr, &bad);
+
+	if (!ret)
+		c->send_busy = true;
+	return -ret;
+}
+
+void kv__conn_destroy(struct kv_conn *c)
+{
+	struct kv_server *s = c->srv;
+
+	/* The queue pair first: once it is gone nothing of this client lands
+	 * in the slab, and the sweep may release what it holds. */
+	if (c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->mr)
+		ibv_dereg_mr(c->mr);
+	free(c->buf);
+	if (c->client_id) {
+		kv_sweep_owner_gone(&s->sweep, c->client_id);
+		kv__sweep_hurry(s);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->conns == c)
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->established)
+		s->nconns--;
+	rdma_destroy_id(c->id);
+	free(c);
+}
+
+void kv__conn_fence(void *server, uint16_t owner)
+{
+	struct kv_server *s = server;
+	struct kv_conn *c = s->conns;
+
+	while (c && c->client_id != owner)
+		c = c->next;
+	if (!c || c->fenced)
+		return;
+	kv__srv_err("client %u held a slot lock past its %u ms lease; cutting it off",
+		    owner, s->opts.lease_ms);
+	c->fenced = true;
+	if (c->established)
+		rdma_disconnect(c->id); /* tells the client; DISCONNECTED frees the rest */
+	/* Destroying the queue pair waits for the device to finish with it:
+	 * after this, no WRITE or CAS of the client can land in the slab. */
+	if (c->id->qp)
+		rdma_destroy_qp(c->id);
+}
+
+/* Resources for a new client: id, CQ, QP, buffers, posted receives. */
+static int kv__conn_setup(struct kv_server *s, struct kv_conn *c)
+{
+	struct ibv_qp_init_attr qpa = {0};
+	int ret;
+
+	c->dev = kv__dev_of(s, c->id->verbs);
+	if (!c->dev) {
+		kv__srv_err("connection on a device the slab is not registered with");
+		return -ENODEV;
+	}
+	c->client_id = kv__id_alloc(s);
+	if (!c->client_id) {
+		kv__srv_err("all %u client ids in use or not yet swept", KV_MAX_CLIENT_ID);
+		return -EMFILE;
+	}
+	c->buf = aligned_alloc(64, KV_MSG_MAX * (1 + KV_RECV_DEPTH));
+	if (!c->buf)
+		return -ENOMEM;
+	c->mr = ibv_reg_mr(c->dev->pd, c->buf, KV_MSG_MAX * (1 + KV_RECV_DEPTH),
+			   IBV_ACCESS_LOCAL_WRITE);
+	if (!c->mr)
+		return -errno;
+	c->cq = ibv_create_cq(c->id->verbs, 2 + KV_RECV_DEPTH, c, c->dev->channel, 0);
+	if (!c->cq)
+		return -errno;
+	if ((ret = ibv_req_notify_cq(c->cq, 0)))
+		return -ret;
+	qpa.send_cq = c->cq;
+	qpa.recv_cq = c->cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.cap.max_send_wr = 2;
+	qpa.cap.max_recv_wr = KV_RECV_DEPTH;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->dev->pd, &qpa))
+		return -errno;
+	for (unsigned i = 0; i < KV_RECV_DEPTH; i++)
+		if ((ret = kv__post_recv(c, i)))
+			return ret;
+	return 0;
+}
+
+/*
+ * Accept a client, or refuse it. Returns a connection the caller destroys
+ * once the event is acked (rdma_destroy_id waits for that), or NULL.
+ */
+static struct kv_conn *kv__on_connect_request(struct kv_server *s,
+					      struct rdma_cm_event *ev)
+{
+	struct rdma_conn_param param = {0};
+	struct kv_conn *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c) {
+		kv__srv_err("refusing a client: out of memory");
+		rdma_reject(ev->id, NULL, 0);
+		s->orphan = ev->id; /* destroyed once the event is acked */
+		return NULL;
+	}
+	c->srv = s;
+	c->id = ev->id;
+	ev->id->context = c;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	ret = kv__conn_setup(s, c);
+	if (!ret) {
+		/* Clients read and CAS the slab: take as many reads in flight
+		 * as they ask for, up to what the device allows. The event's
+		 * parameters are already from our side's point of view. */
+		param.responder_resources = ev->param.conn.responder_resources;
+		if (param.responder_resources > c->dev->attr.max_qp_rd_atom)
+			param.responder_resources = (uint8_t)c->dev->attr.max_qp_rd_atom;
+		param.initiator_depth = 0;
+		param.rnr_retry_count = 7;
+		if (rdma_accept(c->id, &param))
+			ret = -errno;
+	}
+	if (ret) {
+		kv__srv_err("refusing a client: %s", strerror(-ret));
+		rdma_reject(c->id, NULL, 0);
+		return c;
+	}
+	s->conns_total++;
+	return NULL;
+}
+
+static void kv__on_established(struct kv_server *s, struct kv_conn *c)
+{
+	struct kv_hello h = {0};
+	char host[NI_MAXHOST] = "?";
+	struct sockaddr *peer = rdma_get_peer_addr(c->id);
+	int ret;
+
+	c->established = true;
+	s->nconns++;
+	getnameinfo(peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in),
+		    host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+	h.slab_addr = (uintptr_t)s->slab.base;
+	h.slab_len = s->slab.len;
+	h.rkey = c->dev->slab_mr->rkey;
+	h.client_id = c->client_id;
+	h.scratch_off = (uint64_t)(c->client_id % KV_SCRATCH_AREAS) * KV_SCRATCH_LEN;
+	h.scratch_len = KV_SCRATCH_LEN;
+	h.geo = s->geo;
+	h.lease_ms = s->opts.lease_ms;
+	ret = kv__post_send(c, kv_hello_encode(c->buf, &h));
+	if (ret) {
+		kv__srv_err("sending hello to %s: %s", host, strerror(-ret));
+		rdma_disconnect(c->id);
+		return;
+	}
+	kv__srv_log(s, "client %u connected from %s (%" PRIu64 " connected)",
+		c->client_id, host, s->nconns);
+}
+
+/* One switch over every CM event; the event is acked at the single exit. */
+void kv__on_cm_event(struct kv_server *s)
+{
+	struct rdma_cm_event *ev;
+	struct kv_conn *gone = NULL;
+
+	while (rdma_get_cm_event(s->ec, &ev) == 0) {
+		struct kv_conn *c = ev->id->context;
+
+		switch (ev->event) {
+		case RDMA_CM_EVENT_CONNECT_REQUEST:
+			gone = kv__on_connect_request(s, ev);
+			break;
+		case RDMA_CM_EVENT_ESTABLISHED:
+			kv__on_established(s, c);
+			break;
+		case RDMA_CM_EVENT_DISCONNECTED:
+		case RDMA_CM_EVENT_CONNECT_ERROR:
+		case RDMA_CM_EVENT_UNREACHABLE:
+		case RDMA_CM_EVENT_REJECTED:
+			if (c && ev->id != s->listen_id) {
+				kv__srv_log(s, "client %u: %s", c->client_id,
+					rdma_event_str(ev->event));
+				gone = c;
+			}
+			break;
+		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+			kv__srv_err("RDMA device removed; shutting down");
+			s->stop = true;
+			break;
+		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+		case RDMA_CM_EVENT_ADDR_CHANGE:
+		default:
+			break;
+		}
+		rdma_ack_cm_event(ev);
+		/* rdma_destroy_id waits for the id's events to be acked. */
+		if (gone) {
+			kv__conn_destroy(gone);
+			gone = NULL;
+		}
+		if (s->orphan) {
+			rdma_destroy_id(s->orphan);
+			s->orphan = NULL;
+		}
+	}
+}
+
+static void kv__send_stats(struct kv_server *s, struct kv_conn *c);
+
+static void kv__on_request(struct kv_server *s, struct kv_conn *c,
+			   const uint8_t *msg, size_t len)
+{
+	struct kv_msg_header hdr;
+	int ret = kv_msg_get_header(msg, len, &hdr);
+
+	if (!ret && hdr.type == KV_MSG_STATS_REQ && !hdr.payload_len && c->send_busy &&
+	    !c->stats_pending) {
+		/* Our last SEND's completion may trail the client's next request
+		 * (nothing orders the two in the CQ): answer when it is done. */
+		c->stats_pending = true;
+		return;
+	}
+	if (ret || hdr.type != KV_MSG_STATS_REQ || hdr.payload_len || c->send_busy) {
+		s->protocol_errors++;
+		kv__srv_err("client %u sent a bad control message (%zu bytes, %s); disconnecting it",
+			c->client_id, len, ret ? "malformed" : kv_msg_type_name(hdr.type));
+		rdma_disconnect(c->id);
+		return;
+	}
+	kv__send_stats(s, c);
+}
+
+/* SEND the stats JSON to @c (its send buffer is free). */
+static void kv__send_stats(struct kv_server *s, struct kv_conn *c)
+{
+	struct kv_server_stats st;
+	char *json;
+	size_t jlen;
+
+	kv_server_get_stats(s, &st);
+	json = kv_stats_to_json(&st);
+	jlen = json ? strlen(json) : 0;
+	if (jlen > KV_MSG_MAX - KV_MSG_HDR_LEN)
+		jlen = 0;
+	kv_msg_put_header(c->buf, KV_MSG_STATS_RESP, (uint32_t)jlen,
+			  json && jlen ? 0 : ENOMEM);
+	memcpy(c->buf + KV_MSG_HDR_LEN, json ? json : "", jlen);
+	free(json);
+	if (kv__post_send(c, KV_MSG_HDR_LEN + jlen))
+		rdma_disconnect(c->id);
+}
+
+static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
+			      const struct ibv_wc *wc)
+{
+	if (c->fenced) /* its queue pair is gone; DISCONNECTED frees the rest */
+		return;
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
+			kv__srv_log(s, "client %u: %s; disconnecting it", c->client_id,
+				ibv_wc_status_str(wc->status));
+			s->protocol_errors += wc->status == IBV_WC_LOC_LEN_ERR;
+			rdma_disconnect(c->id); /* DISCONNECTED then frees it */
+		}
+		return;
+	}
+	if (wc->opcode == IBV_WC_SEND) {
+		c->send_busy = false;
+		if (c->stats_pending) {
+			c->stats_pending = false;
+			kv__send_stats(s, c);
+		}
+		return;
+	}
+	if (wc->opcode == IBV_WC_RECV && wc->wr_id >= 1 && wc->wr_id <= KV_RECV_DEPTH) {
+		unsigned i = (unsigned)wc->wr_id - 1;
+
+		kv__on_request(s, c, kv__recv_buf(c, i), wc->byte_len);
+		if (kv__post_recv(c, i))
+			rdma_disconnect(c->id);
+	}
+}
+
+/* Get the CQ event, ack it, re-arm, then poll until empty. */
+void kv__on_cq_event(struct kv_server *s, struct kv__dev *d)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	while (ibv_get_cq_event(d->channel, &cq, &ctx) == 0) {
+		struct kv_conn *c = ctx;
+		struct ibv_wc wc[8];
+		int n;
+
+		ibv_ack_cq_events(cq, 1);
+		if (ibv_req_notify_cq(cq, 0)) {
+			rdma_disconnect(c->id);
+			continue;
+		}
+		while ((n = ibv_poll_cq(cq, 8, wc)) > 0)
+			for (int i = 0; i < n; i++)
+				kv__on_completion(s, c, &wc[i]);
+	}
+}
+

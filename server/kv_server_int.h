@@ -1,0 +1,88 @@
+/*
+ * kv_server_int.h - what kvserver's two halves share: the event loop,
+ * devices, the sweep and the stats (kv_server.c), and the connections with
+ * their control messages (kv_server_conn.c). Not installed, not for tests.
+ */
+#ifndef KV_SERVER_INT_H
+#define KV_SERVER_INT_H
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "kv_server.h"
+#include "kv_sweep.h"
+
+#define KV_RECV_DEPTH 4
+#define KV_MAX_CLIENT_ID 65535
+
+struct kv__dev {
+	struct ibv_context *verbs;
+	struct ibv_device_attr attr;
+	struct ibv_pd *pd;
+	struct ibv_mr *slab_mr;
+	struct ibv_comp_channel *channel;
+};
+
+struct kv_conn {
+	struct kv_server *srv;
+	struct rdma_cm_id *id;
+	struct kv__dev *dev;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	uint8_t *buf; /* send buffer, then KV_RECV_DEPTH receive buffers */
+	uint16_t client_id;
+	bool established;
+	bool fenced;        /* its queue pair is gone: it can touch nothing */
+	bool send_busy;
+	bool stats_pending; /* a request came while the send buffer was busy */
+	struct kv_conn *prev, *next;
+};
+
+struct kv_server {
+	struct kv_server_opts opts;
+	struct kv_slab slab;
+	struct kv_geometry geo;
+	struct kv_sweep sweep;      /* lock release, leases, client id reuse */
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *listen_id;
+	int epfd;
+	int sigfd;
+	int timerfd;                /* drives the sweep */
+	uint64_t tick_ns;           /* the timer's period now */
+	struct kv__dev *devs;
+	int ndevs;
+	struct ibv_context **dev_list; /* from rdma_get_devices, or NULL */
+	struct kv_conn *conns;
+	uint64_t nconns;
+	uint64_t conns_total;
+	uint64_t protocol_errors;
+	uint16_t next_id;           /* where the search for a free client id starts */
+	struct timespec start;
+	struct rdma_cm_id *orphan;  /* a refused id with no connection struct */
+	char where[NI_MAXHOST + 8]; /* ADDR:PORT we listen on */
+	bool stop;
+};
+
+/* A log line about a connection (-q silences these), and an error line. */
+__attribute__((format(printf, 2, 3)))
+void kv__srv_log(const struct kv_server *s, const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void kv__srv_err(const char *fmt, ...);
+
+/* kv_server_conn.c: the CM events, completions and control messages. */
+void kv__on_cm_event(struct kv_server *s);
+void kv__on_cq_event(struct kv_server *s, struct kv__dev *d);
+void kv__conn_destroy(struct kv_conn *c);
+/* Cut @owner's queue pair at once (its lease ran out); the sweep's fence. */
+void kv__conn_fence(void *server, uint16_t owner);
+
+/* kv_server.c: the device a connection arrived on; the sweep, sooner. */
+struct kv__dev *kv__dev_of(struct kv_server *s, struct ibv_context *verbs);
+void kv__sweep_hurry(struct kv_server *s);
+
+#endif
