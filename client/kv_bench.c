@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kv_base.h"
 #include "kv_cli.h"
 #include "kv_hist.h"
 #include "kv_parse.h"
@@ -176,15 +177,6 @@ static unsigned long kv__zipf_next(const struct kv__zipf *z, double u)
 	return r < z->n ? r : z->n - 1;
 }
 
-static uint64_t kv__mix(uint64_t x) /* splitmix64 finaliser */
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* ---- the run ------------------------------------------------------------------ */
 
 struct kv__bench {
@@ -210,30 +202,14 @@ struct kv__worker {
 	pthread_t thread;
 };
 
-static uint64_t kv__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t kv__rng(struct kv__worker *w)
-{
-	w->rng ^= w->rng << 13;
-	w->rng ^= w->rng >> 7;
-	w->rng ^= w->rng << 17;
-	return w->rng;
-}
-
 static unsigned long kv__pick_key(struct kv__worker *w)
 {
 	const struct kv_bench_opts *o = &w->b->o;
 
 	if (!o->zipf)
-		return (unsigned long)(kv__rng(w) % o->keys);
-	return (unsigned long)(kv__mix(kv__zipf_next(&w->b->zipf,
-						      (double)(kv__rng(w) >> 11) / 9007199254740992.0)) %
+		return (unsigned long)(kv_rand_next(&w->rng) % o->keys);
+	return (unsigned long)(kv_rand_seed(kv__zipf_next(&w->b->zipf,
+						      (double)(kv_rand_next(&w->rng) >> 11) / 9007199254740992.0)) %
 			       o->keys);
 }
 
@@ -270,9 +246,9 @@ static int kv__do_put(struct kv__worker *w, unsigned long key, char *val)
 
 	snprintf(k, sizeof(k), KV__KEY_FMT, key);
 	kv__fill_value(val, w->b->o.value_size, key, w->done);
-	t0 = kv__now_ns();
+	t0 = kv_now_ns();
 	ret = kv_put(w->c, k, KV__KEY_LEN, val, w->b->o.value_size);
-	kv_hist_add(&w->put, kv__now_ns() - t0);
+	kv_hist_add(&w->put, kv_now_ns() - t0);
 	return ret;
 }
 
@@ -289,9 +265,9 @@ static int kv__do_gets(struct kv__worker *w, const unsigned long *keys, unsigned
 		snprintf(names[i], sizeof(names[i]), KV__KEY_FMT, keys[i]);
 		kk[i] = (struct kv_key){names[i], KV__KEY_LEN};
 	}
-	t0 = kv__now_ns();
+	t0 = kv_now_ns();
 	ret = kv_get_multi(w->c, n, kk, res);
-	dt = kv__now_ns() - t0;
+	dt = kv_now_ns() - t0;
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < n; i++) {
@@ -312,7 +288,7 @@ static void kv__progress(struct kv__worker *w, uint64_t *last)
 
 	if (w->id != 0 || !isatty(2))
 		return;
-	now = kv__now_ns();
+	now = kv_now_ns();
 	if (now - *last < 500000000ull)
 		return;
 	*last = now;
@@ -335,14 +311,14 @@ static void *kv__worker_main(void *arg)
 	for (unsigned long round = 0; w->done < w->ops && !w->b->fatal; round++) {
 		unsigned n = 0;
 
-		if (round % 64 == 0 && kv__now_ns() > w->b->deadline_ns)
+		if (round % 64 == 0 && kv_now_ns() > w->b->deadline_ns)
 			break; /* the clock is not free everywhere: look now and then */
 
 		/* Gather reads up to the depth; an update goes out alone. */
 		while (n < o->depth && w->done + n < w->ops) {
 			unsigned long key = kv__pick_key(w);
 
-			if (kv__rng(w) % 100 < read_pct) {
+			if (kv_rand_next(&w->rng) % 100 < read_pct) {
 				batch[n++] = key;
 				continue;
 			}
@@ -524,7 +500,7 @@ static int kv__connect_all(struct kv__bench *b, struct kv__worker *ws)
 		ws[i].b = b;
 		ws[i].id = i;
 		ws[i].ops = b->o.ops / b->o.clients + (i < b->o.ops % b->o.clients);
-		ws[i].rng = kv__mix(0x1234567ull + i) | 1;
+		ws[i].rng = kv_rand_seed(0x1234567ull + i) | 1;
 	}
 	return 0;
 }
@@ -556,7 +532,7 @@ int kv_bench_main(const struct kv_cli_opts *cli)
 	ret = b.o.workload == KV_WL_PUT ? kv__load(&b, ws) : kv__check_loaded(&b, &ws[0]);
 	if (ret)
 		goto out;
-	t0 = kv__now_ns();
+	t0 = kv_now_ns();
 	b.deadline_ns = t0 + b.o.seconds * 1000000000ull;
 	for (unsigned i = 0; i < b.o.clients; i++)
 		if (pthread_create(&ws[i].thread, NULL, kv__worker_main, &ws[i])) {
@@ -569,7 +545,7 @@ int kv_bench_main(const struct kv_cli_opts *cli)
 		pthread_join(ws[i].thread, NULL);
 	if (isatty(2))
 		fputc('\n', stderr);
-	kv__report(&b, ws, (double)(kv__now_ns() - t0) / 1e9);
+	kv__report(&b, ws, (double)(kv_now_ns() - t0) / 1e9);
 	ret = b.fatal;
 out:
 	if (b.fatal && *b.fatal_msg)
