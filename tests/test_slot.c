@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kv_slot.h"
+#include "kv_sweep.h"
 
 #define SLAB_64M (64ull << 20)
 #define SMALL_SLAB (512ull << 10)
@@ -1141,6 +1142,144 @@ START_TEST(test_probe_free_counts_unlocked_only)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the sweep */
+
+#define LEASE_NS 1000000000ull
+
+/* What the fence callback saw: how often, whom, and the word it left. */
+struct fence_log {
+	struct slab *s;
+	uint64_t slot;
+	unsigned calls;
+	uint16_t owner;
+	uint64_t word_at_fence;
+};
+
+static void record_fence(void *ctx, uint16_t owner)
+{
+	struct fence_log *f = ctx;
+
+	f->calls++;
+	f->owner = owner;
+	f->word_at_fence = *ctrl_of(f->s, f->slot);
+}
+
+/* One whole pass at time @now; returns the locks released. */
+static unsigned sweep_pass(struct kv_sweep *sw, const struct slab *s, uint64_t now)
+{
+	return kv_sweep_step(sw, kv_nslots(&s->g), now);
+}
+
+/* A lock word naming an id nobody has (garbage, or a previous run's client)
+ * is released in the first pass, without fencing anyone. */
+START_TEST(test_sweep_releases_unknown_owner)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 10};
+	struct kv_sweep sw;
+	const uint16_t fp = fp_of(&s.g, "alpha");
+
+	put_record(&s, 10, 0, 5, "alpha", "one");
+	*ctrl_of(&s, 10) = kv_ctrl_make(9, fp, true, 0, 5);
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 1), 1);
+	ck_assert_uint_eq(*ctrl_of(&s, 10), kv_ctrl_make(0, fp, true, 0, 5));
+	ck_assert_uint_eq(f.calls, 0);
+	ck_assert_uint_eq(sw.last.used, 1);
+	ck_assert_uint_eq(sw.last.locked, 0);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* A live client's lock survives until it has been held, unchanged, past the
+ * lease; then the holder is fenced before anything is released. */
+START_TEST(test_sweep_lease_fences_first)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 10};
+	const uint16_t fp = fp_of(&s.g, "alpha");
+	const uint64_t locked = kv_ctrl_make(5, fp, true, 0, 5);
+	struct kv_sweep sw;
+
+	put_record(&s, 10, 0, 5, "alpha", "one");
+	put_record(&s, 10, 1, 6, "alpha", "two"); /* its write landed, unpublished */
+	*ctrl_of(&s, 10) = locked;
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000), 0);            /* first seen */
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000 + LEASE_NS / 2), 0);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000 + LEASE_NS), 0); /* exactly the lease */
+	ck_assert_uint_eq(sw.last.locked, 1);
+	ck_assert_uint_eq(f.calls, 0);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 1001 + LEASE_NS), 1);
+	ck_assert_uint_eq(f.calls, 1);
+	ck_assert_uint_eq(f.owner, 5);
+	ck_assert_uint_eq(f.word_at_fence, locked);                  /* fenced, then released */
+	ck_assert_uint_eq(*ctrl_of(&s, 10), kv_ctrl_make(0, fp, true, 1, 6)); /* adopted */
+	ck_assert_uint_eq(sw.fenced, 1);
+	ck_assert_uint_eq(sw.released, 1);
+	ck_assert(!kv_sweep_id_free(&sw, 5));
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* A lock word that changes between passes is progress: no lease runs out. */
+START_TEST(test_sweep_progress_restarts_lease)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 10};
+	const uint16_t fp = fp_of(&s.g, "alpha");
+	struct kv_sweep sw;
+
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	for (uint64_t i = 0; i < 10; i++) {
+		*ctrl_of(&s, 10) = kv_ctrl_make(5, fp, true, i % 2, 5 + i);
+		ck_assert_uint_eq(sweep_pass(&sw, &s, 1 + i * (LEASE_NS / 2)), 0);
+	}
+	ck_assert_uint_eq(f.calls, 0);
+	/* Unlocked in between and locked again with the same word: a new lock. */
+	*ctrl_of(&s, 10) = kv_ctrl_make(0, fp, true, 1, 20);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 6 * LEASE_NS), 0);
+	*ctrl_of(&s, 10) = kv_ctrl_make(5, fp, true, 1, 14);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 7 * LEASE_NS), 0);
+	ck_assert_uint_eq(f.calls, 0);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* A client that went away: its locks go in the next pass, unfenced, and its
+ * id is handed out again only after a whole pass more. */
+START_TEST(test_sweep_gone_owner)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 13};
+	struct kv_sweep sw;
+
+	*ctrl_of(&s, 13) = kv_ctrl_make(5, fp_of(&s.g, "beta"), false, 0, 0); /* a claim */
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	ck_assert(kv_sweep_id_free(&sw, 5));
+	ck_assert(!kv_sweep_id_free(&sw, 0));
+	kv_sweep_owner_live(&sw, 5);
+	ck_assert(!kv_sweep_id_free(&sw, 5));
+	ck_assert_uint_eq(kv_sweep_step(&sw, 3, 1), 0); /* part of a pass */
+	kv_sweep_owner_gone(&sw, 5);
+	ck_assert(kv_sweep_pending(&sw));
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 2), 1);   /* finishes one, starts the next */
+	ck_assert_uint_eq(*ctrl_of(&s, 13), 0);        /* the claim is free again */
+	ck_assert(!kv_sweep_id_free(&sw, 5));
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 3), 0);
+	ck_assert(kv_sweep_id_free(&sw, 5));
+	ck_assert(!kv_sweep_pending(&sw));
+	ck_assert_uint_eq(f.calls, 0);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
 /* ---------------------------------------------------- slab release, census */
 
 START_TEST(test_release_adopts_newer_copy)
@@ -1420,6 +1559,13 @@ static Suite *slot_suite(void)
 	tcase_add_test(tc, test_release_many);
 	tcase_add_test(tc, test_census_counts);
 	tcase_add_test(tc, test_census_garbage);
+	suite_add_tcase(s, tc);
+
+	tc = new_case("sweep");
+	tcase_add_test(tc, test_sweep_releases_unknown_owner);
+	tcase_add_test(tc, test_sweep_lease_fences_first);
+	tcase_add_test(tc, test_sweep_progress_restarts_lease);
+	tcase_add_test(tc, test_sweep_gone_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }
