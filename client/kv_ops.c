@@ -194,6 +194,22 @@ static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh)
 }
 
 /*
+ * The copy (in c->ws.gather) that control word @word names, if it is whole
+ * and still at the word's seq: KV_PICK_RECORD and *v, else KV_PICK_NONE.
+ */
+static enum kv_pick kv__pick_named(kv_client *c, uint64_t word, struct kv_rec_view *v)
+{
+	size_t need = 0;
+
+	if (kv_rec_decode(c->ws.gather[kv_ctrl_active(word)], G(c)->rec_size, G(c), v, &need) !=
+		    KV_REC_VALID ||
+	    v->seq != kv_ctrl_seq(word) || (v->flags & KV_REC_TOMBSTONE))
+		return KV_PICK_NONE;
+	v->copy = kv_ctrl_active(word);
+	return KV_PICK_RECORD;
+}
+
+/*
  * With the buckets' control words in the workspace, look at every other slot
  * whose fingerprint matches. 0 and *f when the key is there; -ENOENT; -EAGAIN
  * when a candidate had no whole copy.
@@ -227,6 +243,12 @@ static int kv__probe(kv_client *c, const struct kv__op *op, uint32_t skip,
 			kv_slot_gather(G(c), img, 1, c->ws.gather[1]);
 			pick = kv_slot_pick(c->ws.gather[0], rec, c->ws.gather[1], rec, G(c),
 					    &f->rec, &need);
+			if (pick != KV_PICK_TORN && !(pick == KV_PICK_RECORD &&
+						     kv_rec_is_key(&f->rec, op->key, op->klen)))
+				/* The newest copy may be a write not yet published
+				 * (a DEL in flight, say): what the word names, read
+				 * before it, is what this slot held then. */
+				pick = kv__pick_named(c, ctrl[base + i], &f->rec);
 			if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, op->key, op->klen)) {
 				f->slot = slot[base + i];
 				f->ctrl = ctrl[base + i];
@@ -582,6 +604,13 @@ static int kv__insert(kv_client *c, const struct kv__op *op, uint64_t home_ctrl)
 	if (kv_ctrl_used(home_ctrl)) {
 		if ((ret = kv__read_buckets(c, &op->kh)))
 			return ret;
+		/* The probe skips home, so home must still be as RT1 saw it:
+		 * else our key may have landed there since (and "full" below
+		 * would be a lie). */
+		if (c->ws.ctrl[op->kh.home - op->kh.b1 * bs] != home_ctrl) {
+			kv__saw(c, c->ws.ctrl[op->kh.home - op->kh.b1 * bs]);
+			return -EBUSY;
+		}
 		ret = kv__probe(c, op, op->kh.home, &f);
 		if (ret != -ENOENT)
 			return ret ? ret : kv__update_found(c, op, &f);
