@@ -25,6 +25,7 @@
 #define KV_EP_SIGNAL 1
 #define KV_EP_TIMER 2
 #define KV_EP_DEV 3 /* + device index */
+#define KV_EP_ASYNC (1ull << 32) /* + device index: its async events */
 
 __attribute__((format(printf, 1, 0)))
 static void kv__vsay(const char *fmt, va_list ap)
@@ -101,6 +102,8 @@ static int kv__dev_open(struct kv_server *s, struct kv__dev *d,
 		goto out_dereg_mr;
 	}
 	ret = kv__epoll_add(s->epfd, d->channel->fd, KV_EP_DEV + (uint64_t)index);
+	if (!ret)
+		ret = kv__epoll_add(s->epfd, verbs->async_fd, KV_EP_ASYNC + (uint64_t)index);
 	if (ret) {
 		kv__srv_err("epoll: %s", strerror(-ret));
 		goto out_destroy_channel;
@@ -223,6 +226,9 @@ static void kv__on_timer(struct kv_server *s)
 		step = step < KV_STEP_MIN ? KV_STEP_MIN : step;
 	}
 	released = kv_sweep_step(&s->sweep, step < n ? step : n, kv_now_ns());
+	kv__keepalive(s, kv_now_ns());
+	if (s->relisten)
+		kv__relisten(s);
 	if (released)
 		kv__srv_log(s, "released %u slot lock(s) of clients that are gone", released);
 	if (kv__timer_arm(s, kv__tick_ns(s)))
@@ -270,6 +276,7 @@ static void kv__on_signal(struct kv_server *s)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* Create the listening id, bind it to -a's address and listen. */
 static int kv__listen(struct kv_server *s)
 {
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
@@ -278,6 +285,11 @@ static int kv__listen(struct kv_server *s)
 	char port[8], host[NI_MAXHOST];
 	int ret;
 
+	if (rdma_create_id(s->ec, &s->listen_id, NULL, RDMA_PS_TCP)) {
+		ret = -errno;
+		kv__srv_err("rdma_create_id: %s", strerror(errno));
+		return ret;
+	}
 	snprintf(port, sizeof(port), "%u", s->opts.port);
 	if (!s->opts.addr)
 		hints.ai_family = AF_INET;
@@ -301,6 +313,56 @@ static int kv__listen(struct kv_server *s)
 	if (!ret)
 		snprintf(s->where, sizeof(s->where), "%s:%s", host, port);
 	return ret;
+}
+
+/*
+ * The port went down and came back, or the address moved: a listener bound
+ * before that no longer gets connection requests (seen on rxe after a link
+ * flap), so make a new one. If that fails (the address is not back yet),
+ * the sweep's timer tries again every tick.
+ */
+void kv__relisten(struct kv_server *s)
+{
+	if (s->listen_id) {
+		rdma_destroy_id(s->listen_id);
+		s->listen_id = NULL;
+	}
+	if (kv__listen(s)) {
+		if (s->listen_id) {
+			rdma_destroy_id(s->listen_id);
+			s->listen_id = NULL;
+		}
+		s->relisten = true;
+		return;
+	}
+	s->relisten = false;
+	if (!kv__dev_of(s, s->listen_id->verbs) && s->listen_id->verbs)
+		kv__srv_err("listening again on %s, but on a device the slab is not registered with",
+			    s->where);
+	else
+		fprintf(stderr, "kvserver: listening again on %s\n", s->where);
+}
+
+static void kv__on_async(struct kv_server *s, struct kv__dev *d)
+{
+	struct ibv_async_event ev;
+
+	while (ibv_get_async_event(d->verbs, &ev) == 0) {
+		enum ibv_event_type type = ev.event_type;
+
+		ibv_ack_async_event(&ev);
+		kv__srv_log(s, "%s: %s", ibv_get_device_name(d->verbs->device),
+			    ibv_event_type_str(type));
+		/* A work request posted while the port is down left rxe's
+		 * port deaf to new connections after it came back (seen in
+		 * the VM): no keepalive goes out on a port that is down. */
+		if (type == IBV_EVENT_PORT_ERR)
+			d->port_down = true;
+		if (type == IBV_EVENT_PORT_ACTIVE) {
+			d->port_down = false;
+			kv__relisten(s);
+		}
+	}
 }
 
 static int kv__signals(struct kv_server *s)
@@ -375,11 +437,6 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		kv__srv_err("timerfd: %s", strerror(-ret));
 		goto fail;
 	}
-	if (rdma_create_id(s->ec, &s->listen_id, NULL, RDMA_PS_TCP)) {
-		ret = -errno;
-		kv__srv_err("rdma_create_id: %s", strerror(errno));
-		goto fail;
-	}
 	/* Bind first: a specific address tells us which device to register on. */
 	if ((ret = kv__listen(s)) == 0 && (ret = kv__devs_open(s)) == 0) {
 		/* Only now, with the slab registered, can a client be served. */
@@ -416,6 +473,8 @@ int kv_server_run(struct kv_server *s)
 				kv__on_timer(s);
 			else if (tag - KV_EP_DEV < (uint64_t)s->ndevs)
 				kv__on_cq_event(s, &s->devs[tag - KV_EP_DEV]);
+			else if (tag - KV_EP_ASYNC < (uint64_t)s->ndevs)
+				kv__on_async(s, &s->devs[tag - KV_EP_ASYNC]);
 		}
 	}
 	return 0;

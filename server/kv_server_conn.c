@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_base.h"
 #include "kv_slot.h"
 
 /* ---- client ids ---------------------------------------------------------- */
@@ -100,6 +101,32 @@ void kv__conn_destroy(struct kv_conn *c)
 	free(c);
 }
 
+/*
+ * Cut @c off the slab now: tell it, and destroy its queue pair, which waits
+ * for the device to finish with it, so that nothing of it lands afterwards;
+ * then the sweep may release what it held. The rest of the connection goes
+ * when DISCONNECTED comes.
+ */
+static void kv__conn_cut(struct kv_conn *c)
+{
+	struct kv_server *s = c->srv;
+
+	if (c->fenced)
+		return;
+	c->fenced = true;
+	if (c->established) {
+		rdma_disconnect(c->id);
+		c->established = false;
+		s->nconns--;
+	}
+	if (c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->client_id) {
+		kv_sweep_owner_gone(&s->sweep, c->client_id);
+		kv__sweep_hurry(s);
+	}
+}
+
 void kv__conn_fence(void *server, uint16_t owner)
 {
 	struct kv_server *s = server;
@@ -111,13 +138,37 @@ void kv__conn_fence(void *server, uint16_t owner)
 		return;
 	kv__srv_err("client %u held a slot lock past its %u ms lease; cutting it off",
 		    owner, s->opts.lease_ms);
-	c->fenced = true;
-	if (c->established)
-		rdma_disconnect(c->id); /* tells the client; DISCONNECTED frees the rest */
-	/* Destroying the queue pair waits for the device to finish with it:
-	 * after this, no WRITE or CAS of the client can land in the slab. */
-	if (c->id->qp)
-		rdma_destroy_qp(c->id);
+	kv__conn_cut(c);
+}
+
+/*
+ * A peer can vanish without a word (its host dies, its link goes down) and
+ * then no disconnect ever comes, since the server never sends it anything.
+ * So every second each connection gets a zero-length RDMA WRITE, which
+ * touches no memory (no rkey needed) but must be acknowledged: a peer that
+ * is gone makes it fail after the queue pair's retries, and the connection
+ * is cut. One work request a second per client is the whole cost.
+ */
+void kv__keepalive(struct kv_server *s, uint64_t now)
+{
+	for (struct kv_conn *c = s->conns; c; c = c->next) {
+		struct ibv_send_wr wr = {.wr_id = KV_WRID_KEEPALIVE, .opcode = IBV_WR_RDMA_WRITE,
+					 .send_flags = IBV_SEND_SIGNALED};
+		struct ibv_send_wr *bad;
+		int ret;
+
+		if (!c->established || c->fenced || c->ka_busy || c->dev->port_down ||
+		    now - c->ka_last_ns < KV_KEEPALIVE_NS)
+			continue;
+		c->ka_last_ns = now;
+		if ((ret = ibv_post_send(c->id->qp, &wr, &bad))) {
+			kv__srv_log(s, "client %u: keepalive: %s; disconnecting it", c->client_id,
+				    strerror(ret));
+			kv__conn_cut(c);
+			continue;
+		}
+		c->ka_busy = true;
+	}
 }
 
 /* Resources for a new client: id, CQ, QP, buffers, posted receives. */
@@ -151,7 +202,7 @@ static int kv__conn_setup(struct kv_server *s, struct kv_conn *c)
 	qpa.send_cq = c->cq;
 	qpa.recv_cq = c->cq;
 	qpa.qp_type = IBV_QPT_RC;
-	qpa.cap.max_send_wr = 2;
+	qpa.cap.max_send_wr = 4; /* a SEND and a keepalive at most */
 	qpa.cap.max_recv_wr = KV_RECV_DEPTH;
 	qpa.cap.max_send_sge = 1;
 	qpa.cap.max_recv_sge = 1;
@@ -217,6 +268,7 @@ static void kv__on_established(struct kv_server *s, struct kv_conn *c)
 	int ret;
 
 	c->established = true;
+	c->ka_last_ns = kv_now_ns();
 	s->nconns++;
 	getnameinfo(peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						     : sizeof(struct sockaddr_in),
@@ -244,6 +296,7 @@ void kv__on_cm_event(struct kv_server *s)
 {
 	struct rdma_cm_event *ev;
 	struct kv_conn *gone = NULL;
+	bool relisten = false;
 
 	while (rdma_get_cm_event(s->ec, &ev) == 0) {
 		struct kv_conn *c = ev->id->context;
@@ -269,12 +322,20 @@ void kv__on_cm_event(struct kv_server *s)
 			kv__srv_err("RDMA device removed; shutting down");
 			s->stop = true;
 			break;
-		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
 		case RDMA_CM_EVENT_ADDR_CHANGE:
+			kv__srv_log(s, "%s: %s", ev->id == s->listen_id ? "listener" : "a client",
+				    rdma_event_str(ev->event));
+			relisten = relisten || ev->id == s->listen_id;
+			break;
+		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
 		default:
 			break;
 		}
 		rdma_ack_cm_event(ev);
+		if (relisten) { /* once its event is acked */
+			kv__relisten(s);
+			relisten = false;
+		}
 		/* rdma_destroy_id waits for the id's events to be acked. */
 		if (gone) {
 			kv__conn_destroy(gone);
@@ -339,11 +400,16 @@ static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
 		return;
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
-			kv__srv_log(s, "client %u: %s; disconnecting it", c->client_id,
-				ibv_wc_status_str(wc->status));
+			kv__srv_log(s, "client %u: %s%s; disconnecting it", c->client_id,
+				    wc->wr_id == KV_WRID_KEEPALIVE ? "keepalive: " : "",
+				    ibv_wc_status_str(wc->status));
 			s->protocol_errors += wc->status == IBV_WC_LOC_LEN_ERR;
-			rdma_disconnect(c->id); /* DISCONNECTED then frees it */
+			kv__conn_cut(c); /* DISCONNECTED then frees it */
 		}
+		return;
+	}
+	if (wc->wr_id == KV_WRID_KEEPALIVE) {
+		c->ka_busy = false;
 		return;
 	}
 	if (wc->opcode == IBV_WC_SEND) {

@@ -19,6 +19,8 @@
 
 #define KV_RECV_DEPTH 4
 #define KV_MAX_CLIENT_ID 65535
+#define KV_KEEPALIVE_NS 1000000000ull /* each connection's keepalive period */
+#define KV_WRID_KEEPALIVE 0x4b41ull    /* above the receive buffers' wr_ids */
 
 struct kv__dev {
 	struct ibv_context *verbs;
@@ -26,6 +28,7 @@ struct kv__dev {
 	struct ibv_pd *pd;
 	struct ibv_mr *slab_mr;
 	struct ibv_comp_channel *channel;
+	bool port_down;     /* between IBV_EVENT_PORT_ERR and PORT_ACTIVE */
 };
 
 struct kv_conn {
@@ -39,6 +42,8 @@ struct kv_conn {
 	bool established;
 	bool fenced;        /* its queue pair is gone: it can touch nothing */
 	bool send_busy;
+	bool ka_busy;       /* a keepalive is in flight */
+	uint64_t ka_last_ns;
 	bool stats_pending; /* a request came while the send buffer was busy */
 	struct kv_conn *prev, *next;
 };
@@ -65,6 +70,7 @@ struct kv_server {
 	struct timespec start;
 	struct rdma_cm_id *orphan;  /* a refused id with no connection struct */
 	char where[NI_MAXHOST + 8]; /* ADDR:PORT we listen on */
+	bool relisten;              /* the listener must be made again */
 	bool stop;
 };
 
@@ -80,9 +86,12 @@ void kv__on_cq_event(struct kv_server *s, struct kv__dev *d);
 void kv__conn_destroy(struct kv_conn *c);
 /* Cut @owner's queue pair at once (its lease ran out); the sweep's fence. */
 void kv__conn_fence(void *server, uint16_t owner);
+/* Send a keepalive to every connection whose last one is a period old. */
+void kv__keepalive(struct kv_server *s, uint64_t now);
 
 /* kv_server.c: the device a connection arrived on; the sweep, sooner. */
 struct kv__dev *kv__dev_of(struct kv_server *s, struct ibv_context *verbs);
 void kv__sweep_hurry(struct kv_server *s);
+void kv__relisten(struct kv_server *s);
 
 #endif
