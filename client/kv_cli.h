@@ -19,6 +19,7 @@ enum kv_exit {
 enum kv_cmd {
 	KV_CMD_NONE, KV_CMD_DEMO, KV_CMD_PUT, KV_CMD_GET, KV_CMD_DEL,
 	KV_CMD_BATCH, KV_CMD_STATS, KV_CMD_BENCH, KV_CMD_SCRIBBLE, KV_CMD_SEND_RAW,
+	KV_CMD_HOLD_LOCK,
 };
 
 struct kv_cli_opts {

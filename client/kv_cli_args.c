@@ -24,6 +24,10 @@ static void kv__cli_usage(FILE *f)
 	      "  bench [OPTIONS]  measure; 'kvcli bench --help' lists its options\n"
 	      "  debug-scribble KEY  (testing only) overwrite KEY's home slot with garbage\n"
 	      "  debug-send-raw   (testing only) send stdin (up to 12 KiB) as a control message\n"
+	      "  debug-hold-lock KEY MS  (testing only) lock KEY's slot, print HELD <slot>,\n"
+	      "                   sleep MS ms, then WRITE garbage over its inactive copy and\n"
+	      "                   unlock: WROTE (exit 0), or CUT OFF (exit 3) when the\n"
+	      "                   server broke the lock past its lease and dropped us\n"
 	      "\n"
 	      "Options:\n"
 	      "  -a, --addr ADDR  server address (default: $KV_ADDR)\n"
@@ -45,7 +49,7 @@ static const struct {
 	{"demo", KV_CMD_DEMO}, {"put", KV_CMD_PUT}, {"get", KV_CMD_GET},
 	{"del", KV_CMD_DEL}, {"batch", KV_CMD_BATCH}, {"stats", KV_CMD_STATS},
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
-	{"debug-send-raw", KV_CMD_SEND_RAW},
+	{"debug-send-raw", KV_CMD_SEND_RAW}, {"debug-hold-lock", KV_CMD_HOLD_LOCK},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)

@@ -4,9 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kv_cli.h"
+#include "kv_parse.h"
+
+#define KV__HOLD_MAX_MS 3600000u
 
 __attribute__((format(printf, 1, 2)))
 static void kv__say(const char *fmt, ...)
@@ -287,6 +291,37 @@ static int kv__cmd_send_raw(kv_client *c)
 	return 0;
 }
 
+/*
+ * Take KEY's slot lock, say HELD <slot>, stall @ms (or as long as a SIGSTOP
+ * lasts), then finish as a late writer: WROTE if that landed, CUT OFF (the
+ * transport exit code) if the server broke the lock and dropped us.
+ */
+static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	uint64_t word;
+	uint32_t slot;
+	int ours = 1;
+	int ret = kv_debug_lock(c, key, strlen(key), &slot, &word);
+
+	if (ret)
+		return kv__report(c, ret, "debug-hold-lock", strlen(key), 0);
+	printf("HELD %u\n", slot);
+	fflush(stdout);
+	nanosleep(&ts, NULL);
+	ret = kv_debug_late_write(c, slot, word, &ours);
+	if (kv_cli_exit_code(ret) == KV_EXIT_TRANSPORT) {
+		printf("CUT OFF\n");
+		fflush(stdout);
+	}
+	if (ret)
+		return kv__report(c, ret, "debug-hold-lock", strlen(key), 0);
+	printf("WROTE\n");
+	if (!ours)
+		kv__say("debug-hold-lock: the write landed, but the lock was no longer ours");
+	return 0;
+}
+
 /* Check argument counts before connecting, so usage errors need no server. */
 static int kv__check_usage(const struct kv_cli_opts *o)
 {
@@ -307,6 +342,15 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 		return kv__need_args(o, 1, "del KEY");
 	case KV_CMD_SCRIBBLE:
 		return kv__need_args(o, 1, "debug-scribble KEY");
+	case KV_CMD_HOLD_LOCK:
+		if (kv__need_args(o, 2, "debug-hold-lock KEY MS"))
+			return KV_EXIT_USAGE;
+		if (kv_parse_uint(o->argv[1], 0, KV__HOLD_MAX_MS, &(uint64_t){0})) {
+			kv__say("debug-hold-lock: MS must be 0..%u, not '%s'", KV__HOLD_MAX_MS,
+				o->argv[1]);
+			return KV_EXIT_USAGE;
+		}
+		return 0;
 	default:
 		return kv__need_args(o, 0, "batch|stats (no arguments)");
 	}
@@ -325,7 +369,8 @@ int main(int argc, char **argv)
 		return kv_bench_main(&o);
 	if ((ret = kv__check_usage(&o)))
 		return ret;
-	if ((o.cmd == KV_CMD_PUT || o.cmd == KV_CMD_GET || o.cmd == KV_CMD_DEL) &&
+	if ((o.cmd == KV_CMD_PUT || o.cmd == KV_CMD_GET || o.cmd == KV_CMD_DEL ||
+	     o.cmd == KV_CMD_HOLD_LOCK) &&
 	    !o.argv[0][0]) {
 		kv__say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
@@ -349,6 +394,9 @@ int main(int argc, char **argv)
 		break;
 	case KV_CMD_SEND_RAW:
 		ret = kv__cmd_send_raw(c);
+		break;
+	case KV_CMD_HOLD_LOCK:
+		ret = kv__cmd_hold_lock(c, o.argv[0], (unsigned)strtoul(o.argv[1], NULL, 10));
 		break;
 	default: ret = KV_EXIT_USAGE; break;
 	}
