@@ -28,6 +28,8 @@ static void kv__cli_usage(FILE *f)
 	      "                   sleep MS ms, then WRITE garbage over its inactive copy and\n"
 	      "                   unlock: WROTE (exit 0), or CUT OFF (exit 3) when the\n"
 	      "                   server broke the lock past its lease and dropped us\n"
+	      "  debug-vanish MS  (testing only) destroy our queue pair without telling the\n"
+	      "                   server, print VANISHED, sleep MS ms: a host that died\n"
 	      "\n"
 	      "Options:\n"
 	      "  -a, --addr ADDR  server address (default: $KV_ADDR)\n"
@@ -50,6 +52,7 @@ static const struct {
 	{"del", KV_CMD_DEL}, {"batch", KV_CMD_BATCH}, {"stats", KV_CMD_STATS},
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
 	{"debug-send-raw", KV_CMD_SEND_RAW}, {"debug-hold-lock", KV_CMD_HOLD_LOCK},
+	{"debug-vanish", KV_CMD_VANISH},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kv_client_int.h"
+#include "kv_debug.h"
 
 #define KV__ALIGN(x) (((x) + 63) & ~(size_t)63)
 
@@ -216,7 +217,7 @@ static int kv__handshake(kv_client *c, const char *where)
 	    attr.max_qp_init_rd_atom < param.initiator_depth)
 		param.initiator_depth = (uint8_t)attr.max_qp_init_rd_atom;
 	param.responder_resources = 0;
-	param.retry_count = 7;
+	param.retry_count = 6; /* 7 means retry for ever on rxe */
 	param.rnr_retry_count = 7;
 	if (rdma_connect(c->id, &param)) {
 		kv__seterr(c, "%s: rdma_connect: %s", where, strerror(errno));

@@ -1,13 +1,15 @@
 /*
- * kv_debug.c - calls for tests of the server's lock leases only: a client
- * that takes a slot's lock as a writer does and then stalls holding it (a
- * long pause, a stopped process), and afterwards tries to finish as the late
- * writer it is. Like kv_ops.c, everything goes through c->wire (kv_wire.h).
+ * kv_debug.c - hooks for tests only (kv_debug.h): a client that scribbles
+ * over a slot; one that takes a slot's lock as a writer does, stalls holding
+ * it (a long pause, a stopped process) and then tries to finish as the late
+ * writer it is; and one that vanishes. Like kv_ops.c, every verb goes
+ * through c->wire (kv_wire.h).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "kv_client_int.h"
+#include "kv_debug.h"
 
 #define KV__LOCK_TRIES 100 /* looks at a key whose slot is locked or moving */
 
@@ -112,5 +114,30 @@ int kv_debug_late_write(kv_client *c, uint32_t slot, uint64_t word, int *ours)
 		return ret;
 	if (ours)
 		*ours = c->ws.word[2] == locked;
+	return 0;
+}
+
+int kv_debug_scribble(kv_client *c, const void *key, size_t klen)
+{
+	struct kv_keyhash kh;
+	struct kv_wr w;
+	uint32_t rec = G(c)->rec_size;
+
+	if (klen == 0 || klen > G(c)->max_key)
+		return -EINVAL;
+	kv_key_hash(G(c), key, klen, &kh);
+	for (uint32_t i = 0; i < 2 * rec; i++)
+		c->ws.slot[i] = (uint8_t)kv_rand_next(&c->rng);
+	w = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_slot_off(G(c), kh.home),
+			   .local = c->ws.slot, .len = 2 * rec};
+	return kv__run(c, &w, 1);
+}
+
+int kv_debug_vanish(kv_client *c)
+{
+	if (c->broken || !c->id->qp)
+		return -ENOTCONN;
+	rdma_destroy_qp(c->id);
+	c->broken = true;
 	return 0;
 }

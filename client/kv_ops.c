@@ -719,19 +719,3 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 	op.del = true;
 	return kv__retry(c, kv__put_once, &op, NULL);
 }
-
-int kv_debug_scribble(kv_client *c, const void *key, size_t klen)
-{
-	struct kv_keyhash kh;
-	struct kv_wr w;
-	uint32_t rec = G(c)->rec_size;
-
-	if (kv__check_key(c, klen))
-		return -EINVAL;
-	kv_key_hash(G(c), key, klen, &kh);
-	for (uint32_t i = 0; i < 2 * rec; i++)
-		c->ws.slot[i] = (uint8_t)kv_rand_next(&c->rng);
-	w = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_slot_off(G(c), kh.home),
-			   .local = c->ws.slot, .len = 2 * rec};
-	return kv__run(c, &w, 1);
-}

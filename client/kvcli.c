@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kv_cli.h"
+#include "kv_debug.h"
 #include "kv_parse.h"
 
 #define KV__HOLD_MAX_MS 3600000u
@@ -296,6 +297,20 @@ static int kv__cmd_send_raw(kv_client *c)
  * lasts), then finish as a late writer: WROTE if that landed, CUT OFF (the
  * transport exit code) if the server broke the lock and dropped us.
  */
+/* Play a client whose host died: no disconnect, no answers, for @ms. */
+static int kv__cmd_vanish(kv_client *c, unsigned ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	int ret = kv_debug_vanish(c);
+
+	if (ret)
+		return kv__report(c, ret, "debug-vanish", 0, 0);
+	printf("VANISHED\n");
+	fflush(stdout);
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
 static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 {
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -351,6 +366,15 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 			return KV_EXIT_USAGE;
 		}
 		return 0;
+	case KV_CMD_VANISH:
+		if (kv__need_args(o, 1, "debug-vanish MS"))
+			return KV_EXIT_USAGE;
+		if (kv_parse_uint(o->argv[0], 0, KV__HOLD_MAX_MS, &(uint64_t){0})) {
+			kv__say("debug-vanish: MS must be 0..%u, not '%s'", KV__HOLD_MAX_MS,
+				o->argv[0]);
+			return KV_EXIT_USAGE;
+		}
+		return 0;
 	default:
 		return kv__need_args(o, 0, "batch|stats (no arguments)");
 	}
@@ -397,6 +421,9 @@ int main(int argc, char **argv)
 		break;
 	case KV_CMD_HOLD_LOCK:
 		ret = kv__cmd_hold_lock(c, o.argv[0], (unsigned)strtoul(o.argv[1], NULL, 10));
+		break;
+	case KV_CMD_VANISH:
+		ret = kv__cmd_vanish(c, (unsigned)strtoul(o.argv[0], NULL, 10));
 		break;
 	default: ret = KV_EXIT_USAGE; break;
 	}

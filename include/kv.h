@@ -125,37 +125,6 @@ KV_API const char *kv_client_errmsg(const kv_client *c);
 /* A short description of a negative errno returned by this library. */
 KV_API const char *kv_strerror(int err);
 
-/*
- * For tests of corruption handling only: overwrite both copies of @key's home
- * slot with pseudo-random bytes, as a buggy client might.
- */
-KV_API int kv_debug_scribble(kv_client *c, const void *key, size_t klen);
-
-/*
- * For tests of lock leases only (kv_debug.c): find the slot that holds @key
- * (-ENOENT when it is not stored) and take its lock by CAS as a writer does,
- * the word otherwise unchanged. *slot gets the slot index and *word the
- * unlocked word. -EBUSY when the slot stays locked by another client.
- */
-KV_API int kv_debug_lock(kv_client *c, const void *key, size_t klen, uint32_t *slot,
-			 uint64_t *word);
-
-/*
- * Then act as the late writer such a client is: behind one doorbell, WRITE
- * garbage over the header of the slot's inactive copy and CAS the lock word
- * back to @word. 0 when both executed (*ours, if not NULL, says whether the
- * CAS found the lock still ours); a transport error when the server has cut
- * this client off meanwhile.
- */
-KV_API int kv_debug_late_write(kv_client *c, uint32_t slot, uint64_t word, int *ours);
-
-/*
- * For tests of the server's defences only: SEND @len (up to 16 KiB) bytes of
- * @msg as a control message, as a broken or hostile client might. The server
- * is expected to drop this client.
- */
-KV_API int kv_debug_send_raw(kv_client *c, const void *msg, size_t len);
-
 #ifdef __cplusplus
 }
 #endif

@@ -248,6 +248,13 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 			param.responder_resources = (uint8_t)c->dev->attr.max_qp_rd_atom;
 		param.initiator_depth = 0;
 		param.rnr_retry_count = 7;
+		/* Our SENDs and keepalives give up on a peer that is gone after
+		 * 6 retries of 4.096 us * 2^14 = 67 ms each, not never (rxe
+		 * takes a retry count of 7 to mean for ever). */
+		if (rdma_set_option(c->id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+				    &(uint8_t){KV_ACK_TIMEOUT}, sizeof(uint8_t)))
+			kv__srv_log(s, "setting the ACK timeout: %s", strerror(errno));
+		param.retry_count = 6;
 		if (rdma_accept(c->id, &param))
 			ret = -errno;
 	}

@@ -295,7 +295,7 @@ static const struct {
 	{"demo", KV_CMD_DEMO}, {"put", KV_CMD_PUT},     {"get", KV_CMD_GET},
 	{"del", KV_CMD_DEL},   {"batch", KV_CMD_BATCH}, {"stats", KV_CMD_STATS},
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
-	{"debug-hold-lock", KV_CMD_HOLD_LOCK},
+	{"debug-hold-lock", KV_CMD_HOLD_LOCK}, {"debug-vanish", KV_CMD_VANISH},
 };
 
 START_TEST(test_cli_commands)
