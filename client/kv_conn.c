@@ -251,7 +251,7 @@ int kv_connect(kv_client **out, const char *addr, const char *port,
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
-	char where[320];
+	char where[320], dflt_port[8];
 	kv_client *c;
 	int ret;
 
@@ -259,7 +259,10 @@ int kv_connect(kv_client **out, const char *addr, const char *port,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	port = port ? port : KV_DEFAULT_PORT_STR;
+	if (!port) { /* the default's one home is kv_proto.h */
+		snprintf(dflt_port, sizeof(dflt_port), "%u", KV_DEFAULT_PORT);
+		port = dflt_port;
+	}
 	snprintf(where, sizeof(where), "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr,
 		 strchr(addr, ':') ? "]" : "", port);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;

@@ -25,7 +25,6 @@ extern "C" {
 #define KV_API
 #endif
 
-#define KV_DEFAULT_PORT_STR "20886"
 #define KV_MAX_DEPTH 64
 
 typedef struct kv_client kv_client;
