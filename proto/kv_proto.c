@@ -160,7 +160,7 @@ int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 			 (unsigned long long)nslots);
 		return -EINVAL;
 	}
-	if (g->rec_size != ((KV_REC_HDR + g->max_key + g->max_value + 7) & ~7u)) {
+	if (g->rec_size != kv_rec_size_for(g->max_key, g->max_value)) {
 		snprintf(err, errlen, "geometry: record size %u does not match the limits",
 			 g->rec_size);
 		return -EINVAL;

@@ -38,7 +38,7 @@ int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
 		       uint32_t bucket_slots, uint32_t head_size, uint64_t seed,
 		       struct kv_geometry *g, char *err, size_t errlen)
 {
-	uint64_t rec_size = (KV_REC_HDR + (uint64_t)max_key + max_value + 7) & ~7ull;
+	uint64_t rec_size = kv_rec_size_for(max_key, max_value);
 	uint64_t ctrl_off = (uint64_t)KV_SCRATCH_AREAS * KV_SCRATCH_LEN;
 	uint64_t room, nslots;
 

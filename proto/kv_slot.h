@@ -131,6 +131,13 @@ int kv_geometry_layout(uint64_t slab_len, uint32_t max_key, uint32_t max_value,
 		       uint32_t bucket_slots, uint32_t head_size, uint64_t seed,
 		       struct kv_geometry *g, char *err, size_t errlen);
 
+/* Bytes of one record copy in a table of these limits: the one formula for
+ * the layout, the hello's check and the simulation. */
+static inline uint64_t kv_rec_size_for(uint32_t max_key, uint32_t max_value)
+{
+	return (KV_REC_HDR + (uint64_t)max_key + max_value + 7) & ~7ull;
+}
+
 /* Bytes a record with these lengths occupies. */
 static inline size_t kv_rec_len(size_t klen, size_t vlen)
 {

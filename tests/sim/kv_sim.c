@@ -516,7 +516,7 @@ static int sim_geometry(struct sim *s)
 	g->bucket_slots = 2 + (uint32_t)sim_rand(s, 3);
 	g->max_key = 8;
 	g->max_value = 40;
-	g->rec_size = (KV_REC_HDR + g->max_key + g->max_value + 7) & ~7u;
+	g->rec_size = (uint32_t)kv_rec_size_for(g->max_key, g->max_value);
 	g->head_size = 32; /* most records run into the tail */
 	g->hash_seed = kv_rand_next(&s->rng);
 	nslots = kv_nslots(g);
