@@ -337,6 +337,15 @@ static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 	return 0;
 }
 
+/* A debug command's MS argument: KV_EXIT_USAGE (said why) or 0. */
+static int kv__check_ms(const char *cmd, const char *ms)
+{
+	if (!kv_parse_uint(ms, 0, KV__HOLD_MAX_MS, &(uint64_t){0}))
+		return 0;
+	kv__say("%s: MS must be 0..%u, not '%s'", cmd, KV__HOLD_MAX_MS, ms);
+	return KV_EXIT_USAGE;
+}
+
 /* Check argument counts before connecting, so usage errors need no server. */
 static int kv__check_usage(const struct kv_cli_opts *o)
 {
@@ -358,23 +367,11 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 	case KV_CMD_SCRIBBLE:
 		return kv__need_args(o, 1, "debug-scribble KEY");
 	case KV_CMD_HOLD_LOCK:
-		if (kv__need_args(o, 2, "debug-hold-lock KEY MS"))
-			return KV_EXIT_USAGE;
-		if (kv_parse_uint(o->argv[1], 0, KV__HOLD_MAX_MS, &(uint64_t){0})) {
-			kv__say("debug-hold-lock: MS must be 0..%u, not '%s'", KV__HOLD_MAX_MS,
-				o->argv[1]);
-			return KV_EXIT_USAGE;
-		}
-		return 0;
+		return kv__need_args(o, 2, "debug-hold-lock KEY MS") ? KV_EXIT_USAGE
+			: kv__check_ms("debug-hold-lock", o->argv[1]);
 	case KV_CMD_VANISH:
-		if (kv__need_args(o, 1, "debug-vanish MS"))
-			return KV_EXIT_USAGE;
-		if (kv_parse_uint(o->argv[0], 0, KV__HOLD_MAX_MS, &(uint64_t){0})) {
-			kv__say("debug-vanish: MS must be 0..%u, not '%s'", KV__HOLD_MAX_MS,
-				o->argv[0]);
-			return KV_EXIT_USAGE;
-		}
-		return 0;
+		return kv__need_args(o, 1, "debug-vanish MS") ? KV_EXIT_USAGE
+			: kv__check_ms("debug-vanish", o->argv[0]);
 	default:
 		return kv__need_args(o, 0, "batch|stats (no arguments)");
 	}
