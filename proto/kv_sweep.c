@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_base.h"
 #include "kv_slot.h"
 
 int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g,
@@ -19,8 +20,10 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 	s->scratch = malloc(2 * (size_t)g->rec_size);
 	s->state = calloc(KV_SWEEP_IDS, 1);
 	s->gone_at = calloc(KV_SWEEP_IDS, sizeof(*s->gone_at));
-	s->held = calloc(KV_SWEEP_IDS, sizeof(*s->held));
-	if (!s->scratch || !s->state || !s->gone_at || !s->held) {
+	s->lock = calloc(kv_nslots(g), sizeof(*s->lock));
+	s->progress_ns = calloc(KV_SWEEP_IDS, sizeof(*s->progress_ns));
+	s->track = calloc(KV_SWEEP_TRACK, sizeof(*s->track));
+	if (!s->scratch || !s->state || !s->gone_at || !s->lock || !s->progress_ns || !s->track) {
 		kv_sweep_free(s);
 		return -ENOMEM;
 	}
@@ -32,14 +35,16 @@ void kv_sweep_free(struct kv_sweep *s)
 	free(s->scratch);
 	free(s->state);
 	free(s->gone_at);
-	free(s->held);
+	free(s->lock);
+	free(s->progress_ns);
+	free(s->track);
 	memset(s, 0, sizeof(*s));
 }
 
 void kv_sweep_owner_live(struct kv_sweep *s, uint16_t id)
 {
 	s->state[id] = KV_OWNER_LIVE;
-	memset(s->held[id], 0, sizeof(s->held[id]));
+	s->progress_ns[id] = 0; /* set by its first lock */
 }
 
 void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
@@ -72,61 +77,100 @@ bool kv_sweep_pending(const struct kv_sweep *s)
 	return s->ngone != 0;
 }
 
+/* A nonzero 32-bit digest of a lock word (splitmix64's finalizer). */
+static uint32_t kv__word_hash(uint64_t w)
+{
+	uint32_t h = (uint32_t)(kv_rand_seed(w) >> 32);
+
+	return h ? h : 1;
+}
+
 /*
- * A live owner holds @slot with @w: has it held exactly this word for longer
- * than the lease? A changed word is progress and restarts the clock.
+ * A live owner holds @slot with @w. Is this word there since more than a
+ * lease ago, with no new lock of the owner anywhere since (kv_sweep.h)?
  */
 static bool kv__lease_expired(struct kv_sweep *s, uint16_t owner, uint64_t slot,
 			      uint64_t w, uint64_t now)
 {
-	struct kv_sweep_held *h = s->held[owner];
-	struct kv_sweep_held *e = h[0].since_ns && h[0].slot == slot ? &h[0]
-				 : h[1].since_ns && h[1].slot == slot ? &h[1] : NULL;
+	struct kv_sweep_lock *l = &s->lock[slot];
+	uint32_t h = kv__word_hash(w), now_ms = (uint32_t)(now / 1000000u);
 
-	if (!e) { /* a new lock: take a free entry, or the older one */
-		e = !h[0].since_ns ? &h[0] : !h[1].since_ns ? &h[1]
-		    : h[0].since_ns <= h[1].since_ns ? &h[0] : &h[1];
-		*e = (struct kv_sweep_held){.slot = slot, .word = w, .since_ns = now ? now : 1,
-					    .seen_pass = s->passes};
+	if (l->hash != h) { /* a new lock */
+		l->hash = h;
+		l->since_ms = now_ms;
+		s->progress_ns[owner] = now;
 		return false;
 	}
-	/* Held all along means seen in every pass: missing from the last
-	 * one, or another word, is a new lock. */
-	if (e->word != w || e->seen_pass + 1 < s->passes) {
-		*e = (struct kv_sweep_held){.slot = slot, .word = w, .since_ns = now ? now : 1,
-					    .seen_pass = s->passes};
-		return false;
+	return s->lease_ns && (uint64_t)(uint32_t)(now_ms - l->since_ms) * 1000000u > s->lease_ns &&
+	       now - s->progress_ns[owner] > s->lease_ns;
+}
+
+static uint64_t kv__word(const struct kv_sweep *s, uint64_t slot)
+{
+	return __atomic_load_n((uint64_t *)(void *)(s->slab + kv_ctrl_off(s->g, slot)),
+			       __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Look at @slot, holding @w, at @now: release it if its owner is not live,
+ * fence an owner past its lease first. Returns 1 if it released the lock.
+ * *held says whether a live owner still holds it.
+ */
+static unsigned kv__look(struct kv_sweep *s, uint64_t slot, uint64_t w, uint64_t now, bool *held)
+{
+	uint16_t owner = kv_ctrl_owner(w);
+
+	*held = false;
+	if (!owner) {
+		s->lock[slot].hash = 0;
+		return 0;
 	}
-	e->seen_pass = s->passes;
-	return s->lease_ns && now - e->since_ns > s->lease_ns;
+	if (s->state[owner] == KV_OWNER_LIVE && kv__lease_expired(s, owner, slot, w, now)) {
+		s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
+		kv_sweep_owner_gone(s, owner);
+		s->fenced++;
+	}
+	if (s->state[owner] == KV_OWNER_LIVE) {
+		*held = true;
+		return 0;
+	}
+	kv_slot_settle(s->slab, s->g, slot, w, s->scratch);
+	s->lock[slot].hash = 0;
+	return 1;
+}
+
+/* Look again at the slots seen locked; forget those that are not any more. */
+static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
+{
+	unsigned released = 0;
+
+	for (uint32_t i = 0; i < s->ntrack;) {
+		bool held;
+
+		released += kv__look(s, s->track[i], kv__word(s, s->track[i]), now, &held);
+		if (held)
+			i++;
+		else
+			s->track[i] = s->track[--s->ntrack];
+	}
+	return released;
 }
 
 unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 {
 	uint64_t n = kv_nslots(s->g);
-	unsigned released = 0;
+	unsigned released = kv__recheck(s, now_ns);
 
 	while (budget--) {
 		uint64_t slot = s->cursor;
-		uint64_t w = __atomic_load_n((uint64_t *)(void *)(s->slab + kv_ctrl_off(s->g, slot)),
-					     __ATOMIC_ACQUIRE);
-		uint16_t owner = kv_ctrl_owner(w);
+		bool was_new = s->lock[slot].hash == 0, held;
+		uint64_t w = kv__word(s, slot);
 
 		s->cur.used += kv_ctrl_used(w);
-		if (owner) {
-			if (s->state[owner] == KV_OWNER_LIVE &&
-			    kv__lease_expired(s, owner, slot, w, now_ns)) {
-				s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
-				kv_sweep_owner_gone(s, owner);
-				s->fenced++;
-			}
-			if (s->state[owner] != KV_OWNER_LIVE) {
-				kv_slot_settle(s->slab, s->g, slot, w, s->scratch);
-				released++;
-			} else {
-				s->cur.locked++;
-			}
-		}
+		released += kv__look(s, slot, w, now_ns, &held);
+		s->cur.locked += held;
+		if (held && was_new && s->ntrack < KV_SWEEP_TRACK)
+			s->track[s->ntrack++] = slot;
 		if (++s->cursor == n) {
 			s->cursor = 0;
 			s->last = s->cur;

@@ -1145,6 +1145,7 @@ END_TEST
 /* ---------------------------------------------------------------- the sweep */
 
 #define LEASE_NS 1000000000ull
+#define MS 1000000ull
 
 /* What the fence callback saw: how often, whom, and the word it left. */
 struct fence_log {
@@ -1207,12 +1208,12 @@ START_TEST(test_sweep_lease_fences_first)
 	*ctrl_of(&s, 10) = locked;
 	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
 	kv_sweep_owner_live(&sw, 5);
-	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000), 0);            /* first seen */
-	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000 + LEASE_NS / 2), 0);
-	ck_assert_uint_eq(sweep_pass(&sw, &s, 1000 + LEASE_NS), 0); /* exactly the lease */
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS), 0);                  /* first seen */
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS + LEASE_NS / 2), 0);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS + LEASE_NS), 0);       /* exactly the lease */
 	ck_assert_uint_eq(sw.last.locked, 1);
 	ck_assert_uint_eq(f.calls, 0);
-	ck_assert_uint_eq(sweep_pass(&sw, &s, 1001 + LEASE_NS), 1);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 2 * MS + LEASE_NS), 1);
 	ck_assert_uint_eq(f.calls, 1);
 	ck_assert_uint_eq(f.owner, 5);
 	ck_assert_uint_eq(f.word_at_fence, locked);                  /* fenced, then released */
@@ -1246,6 +1247,84 @@ START_TEST(test_sweep_progress_restarts_lease)
 	*ctrl_of(&s, 10) = kv_ctrl_make(5, fp, true, 1, 14);
 	ck_assert_uint_eq(sweep_pass(&sw, &s, 7 * LEASE_NS), 0);
 	ck_assert_uint_eq(f.calls, 0);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* The same lock word taken again and again (an insert lock on a home slot
+ * that holds another key) looks held all along; a client that takes new
+ * locks meanwhile is working, not stuck, and keeps its lease. */
+START_TEST(test_sweep_repeated_word_with_progress)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 10};
+	const uint64_t home = kv_ctrl_make(5, fp_of(&s.g, "other"), true, 0, 7);
+	struct kv_sweep sw;
+
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	*ctrl_of(&s, 10) = home;
+	for (uint64_t i = 0; i < 10; i++) {
+		/* Each time, a claim with a new word somewhere else. */
+		*ctrl_of(&s, 20) = kv_ctrl_make(5, fp_of(&s.g, "mine"), false, i % 2, 3 + i);
+		ck_assert_uint_eq(sweep_pass(&sw, &s, MS + i * (LEASE_NS / 2)), 0);
+	}
+	ck_assert_uint_eq(f.calls, 0);
+	/* Then nothing new for more than a lease: stuck. */
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS + 6 * LEASE_NS), 2);
+	ck_assert_uint_eq(f.calls, 1);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* Every step looks again at the locks it saw: one given back and taken
+ * again with the same word between two passes is a new lock. */
+START_TEST(test_sweep_recheck_sees_release)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 10};
+	const uint64_t locked = kv_ctrl_make(5, fp_of(&s.g, "other"), true, 0, 7);
+	struct kv_sweep sw;
+
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	*ctrl_of(&s, 10) = locked;
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS), 0);
+	ck_assert_uint_eq(sw.ntrack, 1);
+	*ctrl_of(&s, 10) = kv_ctrl_with_owner(locked, 0);
+	ck_assert_uint_eq(kv_sweep_step(&sw, 0, MS + LEASE_NS / 2), 0); /* looks again only */
+	ck_assert_uint_eq(sw.ntrack, 0);
+	*ctrl_of(&s, 10) = locked;
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 2 * MS + LEASE_NS), 0);
+	ck_assert_uint_eq(f.calls, 0);
+	/* Held at every look since: now it is past its lease. */
+	ck_assert_uint_eq(kv_sweep_step(&sw, 0, 3 * MS + 2 * LEASE_NS), 1);
+	ck_assert_uint_eq(f.calls, 1);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
+/* However many locks a stuck client holds, the lease catches it. */
+START_TEST(test_sweep_many_locks)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .slot = 3};
+	struct kv_sweep sw;
+
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	for (uint64_t slot = 3; slot < 8; slot++)
+		*ctrl_of(&s, slot) = kv_ctrl_make(5, 0, false, 0, slot);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS), 0);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, MS + LEASE_NS / 2), 0);
+	ck_assert_uint_eq(sw.last.locked, 5);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 2 * MS + LEASE_NS), 5);
+	ck_assert_uint_eq(f.calls, 1);
+	ck_assert_uint_eq(sweep_pass(&sw, &s, 3 * MS + LEASE_NS), 0);
+	ck_assert_uint_eq(sw.last.locked, 0);
 	kv_sweep_free(&sw);
 	free(s.mem);
 }
@@ -1565,6 +1644,9 @@ static Suite *slot_suite(void)
 	tcase_add_test(tc, test_sweep_releases_unknown_owner);
 	tcase_add_test(tc, test_sweep_lease_fences_first);
 	tcase_add_test(tc, test_sweep_progress_restarts_lease);
+	tcase_add_test(tc, test_sweep_repeated_word_with_progress);
+	tcase_add_test(tc, test_sweep_many_locks);
+	tcase_add_test(tc, test_sweep_recheck_sees_release);
 	tcase_add_test(tc, test_sweep_gone_owner);
 	suite_add_tcase(s, tc);
 	return s;

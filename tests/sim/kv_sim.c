@@ -45,6 +45,7 @@ struct sim_client {
 	bool fenced;            /* the server cut it off the wire */
 	bool vanished;          /* gone without a disconnect */
 	bool disconnect_pending;
+	bool stalled;           /* stopped at some point during this operation */
 	unsigned ops_left;
 	int op;                 /* history index of the operation under way, or -1 */
 };
@@ -64,6 +65,7 @@ struct sim {
 	struct kv_sim_result *res;
 	uint64_t rng;
 	uint64_t vt;            /* virtual ns */
+	uint64_t next_tick;     /* paced: when the server's timer fires next */
 	uint64_t clock;         /* logical time of invocations and responses */
 	uint8_t *slab;
 	size_t slab_len;
@@ -270,6 +272,7 @@ static void sim_client_op(struct sim *s, struct sim_client *c)
 	size_t vlen = 0;
 	int r;
 
+	c->stalled = false;
 	if (kind < 4) {
 		int64_t id = s->next_value++;
 
@@ -354,6 +357,11 @@ static void sim_fence(void *ctx, uint16_t owner)
 	struct sim *s = ctx;
 	struct sim_client *c = &s->cl[owner - 1];
 
+	/* Only a client that stopped may lose its lease: one that kept
+	 * running, however slowly, must never be cut off. */
+	if (!c->stalled && c->st != SIM_DEAD)
+		sim_fail(s, "client %d was fenced, but it never stopped during its operation",
+			 c->idx);
 	/* The server cuts its queue pair: nothing more of it lands. */
 	c->fenced = true;
 	s->res->fences++;
@@ -378,7 +386,9 @@ static void sim_crash(struct sim *s, struct sim_client *c, bool vanish)
 	sim_trace(s, "c%d %s", c->idx, vanish ? "vanishes" : "crashes");
 }
 
-static void sim_server_step(struct sim *s)
+/* One step of the server: disconnects it has heard of, then @budget slots
+ * of the sweep (0: a random number of them). */
+static void sim_server_step(struct sim *s, uint64_t budget)
 {
 	for (unsigned i = 0; i < s->ncl; i++) {
 		struct sim_client *c = &s->cl[i];
@@ -389,8 +399,21 @@ static void sim_server_step(struct sim *s)
 			sim_trace(s, "server: c%d disconnected", c->idx);
 		}
 	}
-	s->res->released += kv_sweep_step(&s->sweep, 1 + sim_rand(s, kv_nslots(&s->hello.geo)),
-					  s->vt);
+	if (!budget)
+		budget = 1 + sim_rand(s, kv_nslots(&s->hello.geo));
+	s->res->released += kv_sweep_step(&s->sweep, budget, s->vt);
+}
+
+/* Paced as kvserver is: a tick every tenth of a lease, a tenth of the slots
+ * (and one) a tick, so a pass takes a lease. */
+static void sim_server_ticks(struct sim *s)
+{
+	const uint64_t tick = SIM_LEASE_MS * 100000ull;
+
+	while (s->vt >= s->next_tick) {
+		sim_server_step(s, kv_nslots(&s->hello.geo) / 10 + 1);
+		s->next_tick += tick;
+	}
 }
 
 /* ---- the scheduler ----------------------------------------------------------- */
@@ -429,6 +452,7 @@ static void sim_maybe_fault(struct sim *s, struct sim_client *c)
 	} else if (r < s->o.crash_per_mille * 1000u / 4 + 150) {
 		/* Stopped for up to a few leases: the server may fence it. */
 		c->stall_until = s->vt + (50 + sim_rand(s, 4000)) * 1000ull;
+		c->stalled = true;
 		s->res->stalls++;
 		sim_trace(s, "c%d stalls until %llu us", c->idx,
 			  (unsigned long long)(c->stall_until / 1000));
@@ -461,7 +485,10 @@ static bool sim_idle(struct sim *s)
 	if (next > s->vt + SIM_LEASE_MS * 100000ull)
 		next = s->vt + SIM_LEASE_MS * 100000ull;
 	s->vt = next > s->vt ? next : s->vt + SIM_STEP_NS;
-	sim_server_step(s);
+	if (s->o.paced)
+		sim_server_ticks(s);
+	else
+		sim_server_step(s, 0);
 	return true;
 }
 
@@ -485,8 +512,10 @@ static void sim_schedule(struct sim *s)
 			continue;
 		}
 		s->vt += SIM_STEP_NS;
-		if (sim_rand(s, 16) == 0) {
-			sim_server_step(s);
+		if (s->o.paced)
+			sim_server_ticks(s);
+		else if (sim_rand(s, 16) == 0) {
+			sim_server_step(s, 0);
 			continue;
 		}
 		{

@@ -25,6 +25,8 @@ struct kv_sim_opts {
 	unsigned ops;         /* operations in all; 0: chosen from the seed */
 	unsigned crash_per_mille;  /* chance per client step; ~0 means default */
 	bool no_faults;       /* no crash, stall or vanish */
+	bool paced;           /* the server sweeps at kvserver's pace (a pass a
+			       * lease), not at random moments with random steps */
 	bool trace;           /* print every scheduling decision to stderr */
 };
 
