@@ -615,8 +615,9 @@ static int kv__insert(kv_client *c, const struct kv__op *op, uint64_t home_ctrl)
 		if (ret != -ENOENT)
 			return ret ? ret : kv__update_found(c, op, &f);
 		ret = kv_probe_free(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, &target, &tctrl);
-		if (ret == -EBUSY)
-			kv__saw(c, c->ws.ctrl[0] ^ c->ws.ctrl[bs]);
+		if (ret == -EBUSY) /* only claims: any word that moves is progress */
+			for (uint32_t i = 0; i < 2 * bs; i++)
+				kv__saw(c, c->ws.ctrl[i]);
 		if (ret == -ENOSPC)
 			return kv__full_or_moved(c, op);
 		if (ret)

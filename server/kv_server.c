@@ -281,7 +281,7 @@ static void kv__on_signal(struct kv_server *s)
 /* ---- lifecycle ----------------------------------------------------------- */
 
 /* Create the listening id, bind it to -a's address and listen. */
-static int kv__listen(struct kv_server *s)
+static int kv__listen(struct kv_server *s, bool say)
 {
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
 				 .ai_socktype = SOCK_STREAM};
@@ -291,7 +291,8 @@ static int kv__listen(struct kv_server *s)
 
 	if (rdma_create_id(s->ec, &s->listen_id, NULL, RDMA_PS_TCP)) {
 		ret = -errno;
-		kv__srv_err("rdma_create_id: %s", strerror(errno));
+		if (say)
+			kv__srv_err("rdma_create_id: %s", strerror(errno));
 		return ret;
 	}
 	snprintf(port, sizeof(port), "%u", s->opts.port);
@@ -299,7 +300,8 @@ static int kv__listen(struct kv_server *s)
 		hints.ai_family = AF_INET;
 	ret = getaddrinfo(s->opts.addr, port, &hints, &res);
 	if (ret) {
-		kv__srv_err("address %s: %s", s->opts.addr, gai_strerror(ret));
+		if (say)
+			kv__srv_err("address %s: %s", s->opts.addr, gai_strerror(ret));
 		return -EINVAL;
 	}
 	ret = rdma_bind_addr(s->listen_id, res->ai_addr);
@@ -307,8 +309,9 @@ static int kv__listen(struct kv_server *s)
 		ret = rdma_listen(s->listen_id, 128);
 	if (ret) {
 		ret = -errno;
-		kv__srv_err("listening on %s:%s: %s", s->opts.addr ? s->opts.addr : "0.0.0.0",
-			port, strerror(errno));
+		if (say)
+			kv__srv_err("listening on %s:%s: %s",
+				    s->opts.addr ? s->opts.addr : "0.0.0.0", port, strerror(errno));
 	}
 	if (!ret && getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host),
 				NULL, 0, NI_NUMERICHOST))
@@ -331,7 +334,8 @@ void kv__relisten(struct kv_server *s)
 		rdma_destroy_id(s->listen_id);
 		s->listen_id = NULL;
 	}
-	if (kv__listen(s)) {
+	/* The first failure is said; the retries, every tick, are not. */
+	if (kv__listen(s, !s->relisten)) {
 		if (s->listen_id) {
 			rdma_destroy_id(s->listen_id);
 			s->listen_id = NULL;
@@ -339,12 +343,15 @@ void kv__relisten(struct kv_server *s)
 		s->relisten = true;
 		return;
 	}
+	if (s->listen_id->verbs && !kv__dev_of(s, s->listen_id->verbs)) {
+		if (!s->relisten)
+			kv__srv_err("%s is now on a device the slab is not registered with; "
+				    "trying again", s->where);
+		s->relisten = true; /* the address may come back where it was */
+		return;
+	}
 	s->relisten = false;
-	if (!kv__dev_of(s, s->listen_id->verbs) && s->listen_id->verbs)
-		kv__srv_err("listening again on %s, but on a device the slab is not registered with",
-			    s->where);
-	else
-		fprintf(stderr, "kvserver: listening again on %s\n", s->where);
+	fprintf(stderr, "kvserver: listening again on %s\n", s->where);
 }
 
 static void kv__on_async(struct kv_server *s, struct kv__dev *d)
@@ -442,7 +449,7 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		goto fail;
 	}
 	/* Bind first: a specific address tells us which device to register on. */
-	if ((ret = kv__listen(s)) == 0 && (ret = kv__devs_open(s)) == 0) {
+	if ((ret = kv__listen(s, true)) == 0 && (ret = kv__devs_open(s)) == 0) {
 		/* Only now, with the slab registered, can a client be served. */
 		fprintf(stderr, "kvserver: listening on %s\n", s->where);
 		*out = s;

@@ -85,7 +85,7 @@ void kv__conn_destroy(struct kv_conn *c)
 	if (c->mr)
 		ibv_dereg_mr(c->mr);
 	free(c->buf);
-	if (c->client_id) {
+	if (c->client_id && !c->fenced) { /* a cut one's id may be someone's now */
 		kv_sweep_owner_gone(&s->sweep, c->client_id);
 		kv__sweep_hurry(s);
 	}
@@ -132,9 +132,9 @@ void kv__conn_fence(void *server, uint16_t owner)
 	struct kv_server *s = server;
 	struct kv_conn *c = s->conns;
 
-	while (c && c->client_id != owner)
+	while (c && (c->client_id != owner || c->fenced))
 		c = c->next;
-	if (!c || c->fenced)
+	if (!c)
 		return;
 	kv__srv_err("client %u held a slot lock past its %u ms lease; cutting it off",
 		    owner, s->opts.lease_ms);
@@ -157,6 +157,15 @@ void kv__keepalive(struct kv_server *s, uint64_t now)
 		struct ibv_send_wr *bad;
 		int ret;
 
+		if (c->ka_busy && !c->fenced && now - c->ka_last_ns > KV_KEEPALIVE_DEADLINE_NS &&
+		    !c->dev->port_down) {
+			/* The QP's own retries are the client's to set (a retry
+			 * count of 7 never gives up on rxe): a deadline of ours. */
+			kv__srv_log(s, "client %u: no keepalive answer in %llu s; disconnecting it",
+				    c->client_id, KV_KEEPALIVE_DEADLINE_NS / 1000000000ull);
+			kv__conn_cut(c);
+			continue;
+		}
 		if (!c->established || c->fenced || c->ka_busy || c->dev->port_down ||
 		    now - c->ka_last_ns < KV_KEEPALIVE_NS)
 			continue;
@@ -274,6 +283,10 @@ static void kv__on_established(struct kv_server *s, struct kv_conn *c)
 	struct sockaddr *peer = rdma_get_peer_addr(c->id);
 	int ret;
 
+	if (c->fenced) { /* cut before it was established: its QP is gone */
+		rdma_disconnect(c->id);
+		return;
+	}
 	c->established = true;
 	c->ka_last_ns = kv_now_ns();
 	s->nconns++;

@@ -20,6 +20,7 @@
 #define KV_RECV_DEPTH 4
 #define KV_MAX_CLIENT_ID 65535
 #define KV_KEEPALIVE_NS 1000000000ull /* each connection's keepalive period */
+#define KV_KEEPALIVE_DEADLINE_NS 10000000000ull /* unanswered this long: gone */
 #define KV_WRID_KEEPALIVE 0x4b41ull    /* above the receive buffers' wr_ids */
 #define KV_ACK_TIMEOUT 14              /* 4.096 us * 2^14 = 67 ms a retry */
 
