@@ -194,8 +194,10 @@ static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh)
 }
 
 /*
- * The copy (in c->ws.gather) that control word @word names, if it is whole
- * and still at the word's seq: KV_PICK_RECORD and *v, else KV_PICK_NONE.
+ * The copy (in c->ws.gather) that control word @word names: KV_PICK_RECORD
+ * and *v if it is whole and still at the word's seq, KV_PICK_NONE if that is
+ * a tombstone; KV_PICK_TORN if it moved on since the word was read (writes
+ * completed meanwhile: look again, this read proves nothing).
  */
 static enum kv_pick kv__pick_named(kv_client *c, uint64_t word, struct kv_rec_view *v)
 {
@@ -203,7 +205,9 @@ static enum kv_pick kv__pick_named(kv_client *c, uint64_t word, struct kv_rec_vi
 
 	if (kv_rec_decode(c->ws.gather[kv_ctrl_active(word)], G(c)->rec_size, G(c), v, &need) !=
 		    KV_REC_VALID ||
-	    v->seq != kv_ctrl_seq(word) || (v->flags & KV_REC_TOMBSTONE))
+	    v->seq != kv_ctrl_seq(word))
+		return KV_PICK_TORN;
+	if (v->flags & KV_REC_TOMBSTONE)
 		return KV_PICK_NONE;
 	v->copy = kv_ctrl_active(word);
 	return KV_PICK_RECORD;

@@ -88,14 +88,20 @@ static uint32_t kv__word_hash(uint64_t w)
 /*
  * A live owner holds @slot with @w. Is this word there since more than a
  * lease ago, with no new lock of the owner anywhere since (kv_sweep.h)?
+ * *fresh says whether it is a new lock. The word counts as the same lock
+ * only if it was seen in this pass or the one before: a slot seen unlocked
+ * in between is never looked up, so unlocked slots cost no memory access.
  */
 static bool kv__lease_expired(struct kv_sweep *s, uint16_t owner, uint64_t slot,
-			      uint64_t w, uint64_t now)
+			      uint64_t w, uint64_t now, bool *fresh)
 {
 	struct kv_sweep_lock *l = &s->lock[slot];
 	uint32_t h = kv__word_hash(w), now_ms = (uint32_t)(now / 1000000u);
+	uint32_t pass = (uint32_t)s->passes;
 
-	if (l->hash != h) { /* a new lock */
+	*fresh = l->hash != h || (uint32_t)(pass - l->pass) > 1;
+	l->pass = pass;
+	if (*fresh) {
 		l->hash = h;
 		l->since_ms = now_ms;
 		s->progress_ns[owner] = now;
@@ -112,20 +118,18 @@ static uint64_t kv__word(const struct kv_sweep *s, uint64_t slot)
 }
 
 /*
- * Look at @slot, holding @w, at @now: release it if its owner is not live,
- * fence an owner past its lease first. Returns 1 if it released the lock.
- * *held says whether a live owner still holds it.
+ * Look at @slot, locked with @w, at @now: release it if its owner is not
+ * live, fence an owner past its lease first. Returns 1 if it released the
+ * lock; *held says whether a live owner still holds it, *fresh whether that
+ * is a lock not seen before.
  */
-static unsigned kv__look(struct kv_sweep *s, uint64_t slot, uint64_t w, uint64_t now, bool *held)
+static unsigned kv__look(struct kv_sweep *s, uint64_t slot, uint64_t w, uint64_t now,
+			 bool *held, bool *fresh)
 {
 	uint16_t owner = kv_ctrl_owner(w);
 
-	*held = false;
-	if (!owner) {
-		s->lock[slot].hash = 0;
-		return 0;
-	}
-	if (s->state[owner] == KV_OWNER_LIVE && kv__lease_expired(s, owner, slot, w, now)) {
+	*held = *fresh = false;
+	if (s->state[owner] == KV_OWNER_LIVE && kv__lease_expired(s, owner, slot, w, now, fresh)) {
 		s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
 		kv_sweep_owner_gone(s, owner);
 		s->fenced++;
@@ -136,6 +140,7 @@ static unsigned kv__look(struct kv_sweep *s, uint64_t slot, uint64_t w, uint64_t
 	}
 	kv_slot_settle(s->slab, s->g, slot, w, s->scratch);
 	s->lock[slot].hash = 0;
+	*fresh = false;
 	return 1;
 }
 
@@ -145,9 +150,13 @@ static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 	unsigned released = 0;
 
 	for (uint32_t i = 0; i < s->ntrack;) {
-		bool held;
+		uint64_t slot = s->track[i], w = kv__word(s, slot);
+		bool held = false, fresh;
 
-		released += kv__look(s, s->track[i], kv__word(s, s->track[i]), now, &held);
+		if (kv_ctrl_owner(w))
+			released += kv__look(s, slot, w, now, &held, &fresh);
+		else
+			s->lock[slot].hash = 0; /* given back: a new lock next time */
 		if (held)
 			i++;
 		else
@@ -163,14 +172,17 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 
 	while (budget--) {
 		uint64_t slot = s->cursor;
-		bool was_new = s->lock[slot].hash == 0, held;
 		uint64_t w = kv__word(s, slot);
 
 		s->cur.used += kv_ctrl_used(w);
-		released += kv__look(s, slot, w, now_ns, &held);
-		s->cur.locked += held;
-		if (held && was_new && s->ntrack < KV_SWEEP_TRACK)
-			s->track[s->ntrack++] = slot;
+		if (kv_ctrl_owner(w)) {
+			bool held, fresh;
+
+			released += kv__look(s, slot, w, now_ns, &held, &fresh);
+			s->cur.locked += held;
+			if (fresh && s->ntrack < KV_SWEEP_TRACK)
+				s->track[s->ntrack++] = slot;
+		}
 		if (++s->cursor == n) {
 			s->cursor = 0;
 			s->last = s->cur;

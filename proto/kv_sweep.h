@@ -37,8 +37,9 @@
 
 /* What the last pass saw locked in one slot, for the lease. */
 struct kv_sweep_lock {
-	uint32_t hash;     /* of the lock word; 0: the slot was not locked */
+	uint32_t hash;     /* of the lock word; 0: none */
 	uint32_t since_ms; /* when this word was first seen there */
+	uint32_t pass;     /* the pass that last saw it (low 32 bits) */
 };
 
 struct kv_sweep_census {

@@ -42,6 +42,7 @@ struct sim_client {
 	int result;
 	uint64_t wake;          /* SIM_PAUSED until */
 	uint64_t stall_until;   /* stopped: runs no code until then */
+	uint64_t slow_until;    /* SIM_WIRE: the rest of a READ is late until then */
 	bool fenced;            /* the server cut it off the wire */
 	bool vanished;          /* gone without a disconnect */
 	bool disconnect_pending;
@@ -71,7 +72,7 @@ struct sim {
 	size_t slab_len;
 	struct kv_hello hello;
 	struct kv_sweep sweep;
-	struct sim_client cl[SIM_MAX_CLIENTS];
+	struct sim_client cl[SIM_MAX_CLIENTS + 1]; /* and the final reader */
 	unsigned ncl;
 	struct sim_key keys[SIM_MAX_KEYS];
 	unsigned nkeys;
@@ -209,8 +210,13 @@ static void sim_exec_piece(struct sim *s, struct sim_client *c)
 			  w->len);
 	}
 	c->done += piece;
-	if (c->done < w->len)
+	if (c->done < w->len) {
+		/* Now and then the rest of a READ is late, long enough for
+		 * whole writes to land between its pieces. */
+		if (w->op == KV_WR_READ && sim_rand(s, 32) == 0)
+			c->slow_until = s->vt + (1 + sim_rand(s, 100)) * 1000ull;
 		return;
+	}
 	c->done = 0;
 	if (++c->cur == c->n)
 		c->st = SIM_READY; /* resumes with c->result 0 */
@@ -422,7 +428,7 @@ static bool sim_can_run(const struct sim *s, const struct sim_client *c)
 {
 	switch (c->st) {
 	case SIM_WIRE:
-		return true; /* a stopped process's NIC still executes */
+		return c->slow_until <= s->vt; /* a stopped process's NIC still executes */
 	case SIM_READY:
 		return c->stall_until <= s->vt;
 	case SIM_PAUSED:
@@ -472,6 +478,8 @@ static bool sim_idle(struct sim *s)
 
 		if (c->st == SIM_READY)
 			t = c->stall_until;
+		else if (c->st == SIM_WIRE)
+			t = c->slow_until;
 		else if (c->st == SIM_PAUSED)
 			t = c->wake > c->stall_until ? c->wake : c->stall_until;
 		else
@@ -760,8 +768,8 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 	sim_schedule(s);
 	/* Every client is done or gone: let the server hear of every death and
 	 * sweep until no lock can be left (two passes after the last one). */
-	for (unsigned i = 0; i < s->ncl; i++)
-		if (s->cl[i].st == SIM_DEAD)
+	for (unsigned i = 0; i < s->ncl; i++) /* a vanished one never tells */
+		if (s->cl[i].st == SIM_DEAD && !s->cl[i].vanished)
 			kv_sweep_owner_gone(&s->sweep, s->cl[i].id);
 	for (unsigned pass = 0; pass < 3 && !s->failed; pass++) {
 		s->vt += 2 * SIM_LEASE_MS * 1000000ull;
@@ -782,9 +790,10 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 			s->ncl++;
 			s->o.no_faults = true;
 			while (c->st != SIM_DONE && !s->failed) {
-				if (c->st == SIM_WIRE)
+				if (c->st == SIM_WIRE) {
+					s->vt = c->slow_until > s->vt ? c->slow_until : s->vt;
 					sim_exec_piece(s, c);
-				else {
+				} else {
 					s->vt = c->st == SIM_PAUSED && c->wake > s->vt ? c->wake : s->vt;
 					sim_resume(s, c);
 				}
