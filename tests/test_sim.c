@@ -5,12 +5,17 @@
  * defect fixed so far.
  *
  * KV_SIM_SEEDS=N runs N schedules instead of the default (the long mode),
- * KV_SIM_FIRST=S starts at seed S, KV_SIM_TRACE=SEED prints that schedule.
+ * KV_SIM_FIRST=S starts at seed S, KV_SIM_TRACE=SEED prints that schedule
+ * (KV_SIM_TRACE_OPTS=paced or contention: with that test's options).
+ * KV_SIM_PACED_SEEDS=N runs N schedules with the server at kvserver's pace.
+ * KV_SIM_REGRESSION=NAME runs only that entry of the regressions table;
+ * CK_RUN_CASE=regressions runs only that table (tests/sim/mutants.sh).
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kv_sim.h"
 
@@ -98,8 +103,10 @@ static void run_seed(const struct kv_sim_opts *o, struct kv_sim_result *total)
 	struct kv_sim_result r;
 
 	kv_sim_run(o, &r);
-	ck_assert_msg(r.ok, "%s (replay: KV_SIM_TRACE=%llu build/bin/test_sim)", r.why,
-		      (unsigned long long)o->seed);
+	ck_assert_msg(r.ok, "%s (replay: KV_SIM_TRACE=%llu%s build/bin/test_sim)", r.why,
+		      (unsigned long long)o->seed,
+		      o->paced ? " KV_SIM_TRACE_OPTS=paced"
+		      : o->no_faults ? " KV_SIM_TRACE_OPTS=contention" : "");
 	total->ops_done += r.ops_done;
 	total->ops_unknown += r.ops_unknown;
 	total->steps += r.steps;
@@ -146,16 +153,109 @@ START_TEST(test_sim_contention_without_faults)
 }
 END_TEST
 
+/*
+ * The server at kvserver's pace (a pass per lease, a tenth a tick): leases
+ * are broken only by the sweep's rhythm, and a client that never stopped
+ * must never be fenced (kv_sim.c fails the run if it is).
+ */
+START_TEST(test_sim_server_paced)
+{
+	uint64_t n = env_u64("KV_SIM_PACED_SEEDS", DEFAULT_SEEDS / 3);
+	struct kv_sim_result total = {0};
+
+	for (uint64_t seed = 1; seed <= n; seed++) {
+		struct kv_sim_opts o = {.seed = seed, .paced = true};
+
+		run_seed(&o, &total);
+	}
+	printf("sim, paced: %llu schedules, %llu operations, %llu fenced\n",
+	       (unsigned long long)n, (unsigned long long)total.ops_done,
+	       (unsigned long long)total.fences);
+}
+END_TEST
+
 START_TEST(test_sim_trace_one)
 {
 	uint64_t seed = env_u64("KV_SIM_TRACE", 0);
+	const char *how = getenv("KV_SIM_TRACE_OPTS");
 	struct kv_sim_opts o = {.seed = seed, .trace = true};
 	struct kv_sim_result r;
 
 	if (!seed)
 		return;
+	if (how && !strcmp(how, "paced"))
+		o.paced = true;
+	if (how && !strcmp(how, "contention"))
+		o = (struct kv_sim_opts){.seed = seed, .trace = true, .clients = 8, .keys = 1,
+					 .ops = 60, .no_faults = true};
 	kv_sim_run(&o, &r);
 	printf("seed %llu: %s\n", (unsigned long long)seed, r.ok ? "ok" : r.why);
+}
+END_TEST
+
+/* ---- regressions ------------------------------------------------------------- */
+
+/*
+ * One schedule per defect fixed so far: the first that failed with the
+ * defect's own symptom when tests/sim/mutants.sh put the defect back (the
+ * mutant of that name; KV_MUT_SEEDS=200000 finds them all), with the options
+ * of the test that caught it. On the code as it is each must pass;
+ * mutants.sh checks that each still fails under its own mutant. A change to
+ * the protocol code or to the simulation changes the schedules: then rerun
+ * mutants.sh and record the new seeds.
+ */
+#define CONTENTION(s) {.seed = (s), .clients = 8, .keys = 1, .ops = 60, .no_faults = true}
+
+static const struct {
+	const char *defect;
+	struct kv_sim_opts o;
+} regressions[] = {
+	/* mutant stale-read: a GET trusts the newest-looking copy unconfirmed */
+	{"stale-read", CONTENTION(16)},
+	/* mutant false-not-found: an empty or tombstone copy next to a torn one
+	 * taken as "absent" unconfirmed */
+	{"false-not-found", CONTENTION(69)},
+	/* mutant dup-key: an insert ignores a dead client's claim for the key */
+	{"dup-key", {.seed = 178417}},
+	/* mutant no-lease: a vanished writer's lock is never broken */
+	{"no-lease", {.seed = 1454}},
+	/* mutant no-fence: a lease broken without fencing, the late WRITE lands */
+	{"no-fence", {.seed = 29}},
+	/* mutant no-adopt: a dead writer's whole record at home not adopted */
+	{"no-adopt", {.seed = 17}},
+	/* mutant stale-full: "store full" without reading the buckets again */
+	{"stale-full", {.seed = 59888}},
+	/* mutant probe-unpublished: a probe takes a DEL in flight for absent */
+	{"probe-unpublished", {.seed = 99772}},
+	/* mutant home-moved: an insert trusts a stale look at home */
+	{"home-moved", {.seed = 28008}},
+	/* mutant named-moved: a probe takes "absent" from a slot whose named
+	 * copy moved on during its READ (a slow READ, two writes landed) */
+	{"named-moved", {.seed = 9725}},
+};
+
+START_TEST(test_sim_regressions)
+{
+	const char *only = getenv("KV_SIM_REGRESSION");
+	unsigned ran = 0, failed = 0;
+	char first[640] = "";
+
+	for (size_t i = 0; i < sizeof(regressions) / sizeof(regressions[0]); i++) {
+		struct kv_sim_result r;
+
+		if (only && *only && strcmp(only, regressions[i].defect))
+			continue;
+		ran++;
+		kv_sim_run(&regressions[i].o, &r);
+		if (r.ok)
+			continue;
+		fprintf(stderr, "regression %s: %s\n", regressions[i].defect, r.why);
+		if (!failed++)
+			snprintf(first, sizeof(first), "regression %s: %s", regressions[i].defect,
+				 r.why);
+	}
+	ck_assert_msg(ran, "no regression entry named %s", only);
+	ck_assert_msg(!failed, "%u of %u failed; the first: %s", failed, ran, first);
 }
 END_TEST
 
@@ -174,6 +274,11 @@ static Suite *sim_suite(void)
 	tcase_add_test(tc, test_sim_trace_one);
 	tcase_add_test(tc, test_sim_contention_without_faults);
 	tcase_add_test(tc, test_sim_random_schedules);
+	tcase_add_test(tc, test_sim_server_paced);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("regressions");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_sim_regressions);
 	suite_add_tcase(s, tc);
 	return s;
 }
