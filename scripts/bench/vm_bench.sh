@@ -150,6 +150,10 @@ B="--keys $KEYS --value-size $VSIZE --seconds 15"
 # shellcheck disable=SC2086 # $B is a list of options
 {
 	phase first_connect stats # the first connection and the first census of the slab
+	# The server alone for 5 s: what its timer (the sweep, keepalives) costs.
+	c0=$(cpu_ticks "$SERVER_PID") n0=$(cpu_ns "$SERVER_PID") w0=$(now)
+	sleep 5
+	echo "idle $(($(cpu_ticks "$SERVER_PID") - c0)) $(($(cpu_ns "$SERVER_PID") - n0)) $w0 $(now)" >>"$RAW/cpu.txt"
 	phase load bench --workload put --ops $((1000 * SCALE)) $B
 	for k in 1 2 3; do # a connection alone, three times
 		phase "connect_$k" bench --workload get --ops 1 $B
