@@ -114,6 +114,7 @@ static void kv__conn_cut(struct kv_conn *c)
 	if (c->fenced)
 		return;
 	c->fenced = true;
+	c->cut_ns = kv_now_ns();
 	if (c->established) {
 		rdma_disconnect(c->id);
 		c->established = false;
@@ -151,12 +152,21 @@ void kv__conn_fence(void *server, uint16_t owner)
  */
 void kv__keepalive(struct kv_server *s, uint64_t now)
 {
-	for (struct kv_conn *c = s->conns; c; c = c->next) {
+	for (struct kv_conn *c = s->conns, *next; c; c = next) {
 		struct ibv_send_wr wr = {.wr_id = KV_WRID_KEEPALIVE, .opcode = IBV_WR_RDMA_WRITE,
 					 .send_flags = IBV_SEND_SIGNALED};
 		struct ibv_send_wr *bad;
 		int ret;
 
+		next = c->next;
+		if (c->fenced && now - c->cut_ns > KV_CUT_REAP_NS) {
+			/* Cut long ago and the CM never said it is gone (a peer
+			 * that vanished): free what is left of it now. */
+			kv__srv_log(s, "client %u: no disconnect %llu s after it was cut; freeing it",
+				    c->client_id, KV_CUT_REAP_NS / 1000000000ull);
+			kv__conn_destroy(c);
+			continue;
+		}
 		if (c->ka_busy && !c->fenced && now - c->ka_last_ns > KV_KEEPALIVE_DEADLINE_NS &&
 		    !c->dev->port_down) {
 			/* The QP's own retries are the client's to set (a retry

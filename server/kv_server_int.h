@@ -22,6 +22,7 @@
 #define KV_KEEPALIVE_NS 1000000000ull /* each connection's keepalive period */
 #define KV_KEEPALIVE_DEADLINE_NS 10000000000ull /* unanswered this long: gone */
 #define KV_WRID_KEEPALIVE 0x4b41ull    /* above the receive buffers' wr_ids */
+#define KV_CUT_REAP_NS 60000000000ull  /* a cut connection the CM forgot: freed */
 #define KV_ACK_TIMEOUT 14              /* 4.096 us * 2^14 = 67 ms a retry */
 
 struct kv__dev {
@@ -43,6 +44,7 @@ struct kv_conn {
 	uint16_t client_id;
 	bool established;
 	bool fenced;        /* its queue pair is gone: it can touch nothing */
+	uint64_t cut_ns;    /* when it was cut */
 	bool send_busy;
 	bool ka_busy;       /* a keepalive is in flight */
 	uint64_t ka_last_ns;
