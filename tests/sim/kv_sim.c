@@ -588,7 +588,7 @@ static void sim_keys(struct sim *s)
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(s->keys[i].s, s->keys[j].s))
-				snprintf(s->keys[i].s, sizeof(s->keys[i].s), "d%u", i);
+				snprintf(s->keys[i].s, sizeof(s->keys[i].s), "d%c", (char)('0' + i));
 		s->keys[i].len = strlen(s->keys[i].s);
 	}
 }
