@@ -12,21 +12,31 @@
 #include "kv.h"
 #include "kv_base.h"
 #include "kv_proto.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 #include "kv_wire.h"
 
 #define KV__MAX_WR (2 * KV_MAX_DEPTH + 8)
+#define KV__CACHE_ENTRIES 4096 /* where keys' words are: 32 B each */
 
 /* Scratch for one operation, carved from the registered buffer. */
 struct kv__ws {
-	uint64_t *ctrl;   /* b1's then b2's control words */
-	uint64_t *word;   /* 4 single words: home ctrl, CAS results */
-	uint64_t *wctrl;  /* 4 words to write */
-	uint8_t *slot;      /* image of the home slot, 2 * rec_size */
-	uint8_t *home[2];   /* its copies, gathered, rec_size each */
-	uint8_t *cand;      /* images of candidate slots */
-	uint8_t *gather[2]; /* a candidate's copies, gathered */
-	uint8_t *wrec;    /* the record being written */
+	uint64_t *words;  /* b1's then b2's words (16) */
+	uint64_t *word;   /* 4 single words: CAS results, a word re-read */
+	uint8_t *rblk;    /* a block read: the longest a word can name */
+	uint8_t *wblk;    /* the block being written */
+};
+
+/* A grant of the data region this client carves blocks from (bytes). */
+struct kv__grant {
+	uint64_t off, len, used;
+};
+
+/* Where a key's word was last seen, and which word: a warm operation goes
+ * straight to it. Direct-mapped by the key's hash. */
+struct kv__cached {
+	uint64_t h1, h2;  /* the key's two 64-bit hashes; 0, 0: empty */
+	uint64_t idx;     /* index word */
+	uint64_t word;
 };
 
 struct kv_client {
@@ -40,8 +50,8 @@ struct kv_client {
 	uint8_t *buf;
 	uint8_t *msgbuf;
 	size_t buf_len;
-	unsigned ncand;         /* candidate slots the workspace holds at once */
-	size_t multi_stride;    /* bytes per copy in the kv_get_multi area */
+	size_t rblk_len;        /* bytes of ws.rblk */
+	size_t multi_stride;    /* bytes per key in the kv_get_multi area */
 	bool connected;
 	bool debug;             /* KV_DEBUG set: log every verb posted */
 	bool recv_posted;       /* a control-message receive is outstanding */
@@ -49,7 +59,7 @@ struct kv_client {
 	bool time_waits;        /* see kv_connect_opts */
 	uint8_t *msg_send, *msg_recv; /* KV_MSG_MAX each */
 	uint8_t *demo_src, *demo_dst;
-	uint8_t *multi;               /* depth slot-head images */
+	uint8_t *multi;               /* depth values */
 	struct kv__ws ws;
 	struct kv_wire wire;          /* verbs, or the simulation's */
 	uint64_t seen;                /* what the last attempt saw of its slots:
@@ -57,7 +67,9 @@ struct kv_client {
 	struct kv_hello hello;
 	unsigned depth;
 	unsigned timeout_ms;
-	size_t vlen_hint;             /* last value length seen: sizes RT1 */
+	struct kv__grant small;       /* the open grant PUTs bump-allocate in */
+	struct kv__cached *cache;
+	unsigned ncache;              /* entries (0: no cache) */
 	bool broken;                  /* the QP failed: every call fails */
 	uint64_t rng;
 	struct kv_counters cnt;
@@ -67,6 +79,14 @@ struct kv_client {
 /* Post @n verbs on c's wire behind one doorbell, wait for all, count them.
  * 0 or -errno. */
 int kv__run(kv_client *c, const struct kv_wr *w, unsigned n);
+
+/* Seal the grants this client holds (kv_close, and the simulation). */
+int kv__seal_all(kv_client *c);
+
+/* Grant and seal over send/recv (kv_conn.c), for the verbs wire. */
+int kv__verbs_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
+		    uint64_t *largest);
+int kv__verbs_seal(void *ctx, uint64_t off, uint64_t len);
 
 /* The verbs wire (kv_verbs.c); its context is the kv_client. */
 extern const struct kv_wire_ops kv__verbs_wire;

@@ -132,41 +132,37 @@ static int kv__setup_qp(kv_client *c)
 int kv__buffers_alloc(kv_client *c)
 {
 	const struct kv_geometry *g = &c->hello.geo;
-	size_t rec = g->rec_size, bs = g->bucket_slots;
-	size_t ncand = (1u << 20) / (2 * rec);
+	uint64_t gmax = kv_block_granules(g->max_key, g->max_value);
+	size_t wblk = (size_t)gmax * KV_GRANULE;
 	size_t off = 0, len;
 
-	if (ncand < 1)
-		ncand = 1;
-	if (ncand > 2 * bs)
-		ncand = 2 * bs;
-	c->ncand = (unsigned)ncand;
-	/* A kv_get_multi() slot holds two heads, or a value the slow path found. */
-	c->multi_stride = KV__ALIGN(2 * (size_t)g->head_size > g->max_value
-					    ? 2 * (size_t)g->head_size : g->max_value);
-	len = KV__ALIGN(2 * bs * 8) + 2 * 64 + KV__ALIGN(2 * rec) + 4 * KV__ALIGN(rec) +
-	      KV__ALIGN(ncand * 2 * rec) + KV__ALIGN(rec) +
-	      KV__ALIGN((size_t)c->depth * c->multi_stride) + 2 * KV_SCRATCH_LEN;
+	/* A READ fetches what the word's coded length says, up to 1/32 more
+	 * than the block. */
+	c->rblk_len = (size_t)kv_len_decode(kv_len_code(gmax)) * KV_GRANULE;
+	/* A kv_get_multi() key gets a word and a block of up to 4 KiB. */
+	c->multi_stride = KV__ALIGN(c->rblk_len < 4096 ? c->rblk_len : 4096);
+	len = KV__ALIGN(KV_BUCKET_BYTES * 2) + 64 + KV__ALIGN(c->rblk_len) + KV__ALIGN(wblk) +
+	      (size_t)c->depth * (c->multi_stride + KV_BUCKET_BYTES) + 2 * KV_SCRATCH_LEN;
 	c->buf = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 	if (!c->buf)
 		return -ENOMEM;
 	memset(c->buf, 0, len);
 	c->buf_len = len;
 #define KV__CARVE(ptr, type, n) (ptr = (type)(void *)(c->buf + off), off += KV__ALIGN(n))
-	KV__CARVE(c->ws.ctrl, uint64_t *, 2 * bs * 8);
+	KV__CARVE(c->ws.words, uint64_t *, KV_BUCKET_BYTES * 2);
 	KV__CARVE(c->ws.word, uint64_t *, 64);
-	KV__CARVE(c->ws.wctrl, uint64_t *, 64);
-	KV__CARVE(c->ws.slot, uint8_t *, 2 * rec);
-	KV__CARVE(c->ws.home[0], uint8_t *, rec);
-	KV__CARVE(c->ws.home[1], uint8_t *, rec);
-	KV__CARVE(c->ws.gather[0], uint8_t *, rec);
-	KV__CARVE(c->ws.gather[1], uint8_t *, rec);
-	KV__CARVE(c->ws.cand, uint8_t *, ncand * 2 * rec);
-	KV__CARVE(c->ws.wrec, uint8_t *, rec);
-	KV__CARVE(c->multi, uint8_t *, (size_t)c->depth * c->multi_stride);
+	KV__CARVE(c->ws.rblk, uint8_t *, c->rblk_len);
+	KV__CARVE(c->ws.wblk, uint8_t *, wblk);
+	KV__CARVE(c->multi, uint8_t *, (size_t)c->depth * (c->multi_stride + KV_BUCKET_BYTES));
 	KV__CARVE(c->demo_src, uint8_t *, KV_SCRATCH_LEN);
 	KV__CARVE(c->demo_dst, uint8_t *, KV_SCRATCH_LEN);
 #undef KV__CARVE
+	if (!c->ncache) {
+		c->ncache = KV__CACHE_ENTRIES;
+		c->cache = calloc(c->ncache, sizeof(*c->cache));
+		if (!c->cache)
+			c->ncache = 0;
+	}
 	return 0;
 }
 
@@ -192,7 +188,6 @@ kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wi
 	c->depth = 1;
 	c->timeout_ms = 5000;
 	c->wire = *wire;
-	c->vlen_hint = 64;
 	c->rng = kv_rand_seed(rng_seed);
 	if (kv__buffers_alloc(c)) {
 		free(c);
@@ -240,7 +235,6 @@ static int kv__handshake(kv_client *c, const char *where)
 		return ret;
 	}
 	c->debug = getenv("KV_DEBUG") != NULL;
-	c->vlen_hint = 64;
 	c->rng = kv_rand_seed(kv_now_ns() ^ ((uint64_t)getpid() << 16) ^ c->hello.client_id);
 	c->wire = (struct kv_wire){.ops = &kv__verbs_wire, .ctx = c};
 	return 0;
@@ -323,6 +317,8 @@ void kv_close(kv_client *c)
 {
 	if (!c)
 		return;
+	if (c->connected && !c->broken)
+		kv__seal_all(c); /* space it will not use comes back a pass sooner */
 	if (c->connected)
 		rdma_disconnect(c->id);
 	if (c->id && c->id->qp)
@@ -342,29 +338,81 @@ void kv_close(kv_client *c)
 	if (c->ec)
 		rdma_destroy_event_channel(c->ec);
 	free(c->buf);
+	free(c->cache);
 	free(c->msgbuf);
 	free(c);
 }
 
 /* ---- control messages and the demo ---------------------------------------- */
 
-int kv_stats(kv_client *c, char **json)
+/* Send the @len-byte request in msg_send and wait for the reply in msg_recv.
+ * Its length, or a negative errno. */
+static int kv__request(kv_client *c, size_t len)
 {
-	struct kv_msg_header hdr;
-	int ret, len;
+	int ret;
 
-	*json = NULL;
 	if (c->broken)
 		return -ENOTCONN;
 	if (!c->recv_posted && (ret = kv__post_recv(c)))
 		return ret;
 	c->recv_posted = true; /* stays posted if the request fails to go */
-	if ((ret = kv__send_msg(c, kv_msg_put_header(c->msg_send, KV_MSG_STATS_REQ, 0, 0))))
+	if ((ret = kv__send_msg(c, len)))
 		return ret;
-	len = kv__wait_recv(c);
+	ret = kv__wait_recv(c);
+	if (ret >= 0)
+		c->recv_posted = false;
+	return ret;
+}
+
+int kv__verbs_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
+		    uint64_t *largest)
+{
+	kv_client *c = ctx;
+	uint32_t status;
+	uint64_t a, b;
+	int n = kv__request(c, kv_extent_encode(c->msg_send, KV_MSG_GRANT_REQ, 0, need, 0));
+
+	if (n < 0)
+		return n;
+	if (kv_extent_decode(c->msg_recv, (size_t)n, KV_MSG_GRANT, &status, &a, &b)) {
+		kv__seterr(c, "malformed grant (%d bytes)", n);
+		return -EPROTO;
+	}
+	if (status) {
+		*largest = b;
+		return status < 4096 ? -(int)status : -EPROTO;
+	}
+	/* The server's word is checked like any other input: a grant outside
+	 * the data region, or unaligned, would make us write anywhere. */
+	if (a % KV_GRANULE || b % KV_GRANULE || b < need || a > c->hello.geo.data_len ||
+	    b > c->hello.geo.data_len - a) {
+		kv__seterr(c, "grant outside the data region (%llu + %llu)",
+			   (unsigned long long)a, (unsigned long long)b);
+		return -EPROTO;
+	}
+	*off = a;
+	*len = b;
+	return 0;
+}
+
+int kv__verbs_seal(void *ctx, uint64_t off, uint64_t len)
+{
+	kv_client *c = ctx;
+
+	if (c->broken)
+		return -ENOTCONN;
+	return kv__send_msg(c, kv_extent_encode(c->msg_send, KV_MSG_SEAL, 0, off, len));
+}
+
+int kv_stats(kv_client *c, char **json)
+{
+	struct kv_msg_header hdr;
+	int len;
+
+	*json = NULL;
+	len = kv__request(c, kv_msg_put_header(c->msg_send, KV_MSG_STATS_REQ, 0, 0));
 	if (len < 0)
 		return len;
-	c->recv_posted = false;
 	if (kv_msg_get_header(c->msg_recv, (size_t)len, &hdr) ||
 	    hdr.type != KV_MSG_STATS_RESP) {
 		kv__seterr(c, "malformed stats response (%d bytes)", len);
@@ -411,7 +459,7 @@ void kv_client_limits(const kv_client *c, struct kv_limits *l)
 	l->max_value = c->hello.geo.max_value;
 	l->max_demo = c->hello.scratch_len < KV_SCRATCH_LEN ? c->hello.scratch_len
 							   : KV_SCRATCH_LEN;
-	l->slots = kv_nslots(&c->hello.geo);
+	l->slots = kv_nwords(&c->hello.geo);
 	l->client_id = c->hello.client_id;
 }
 
@@ -432,9 +480,9 @@ const char *kv_strerror(int err)
 	case -ENOENT: return "key not found";
 	case -EINVAL: return "invalid argument";
 	case -E2BIG: return "key or value too long";
-	case -ENOSPC: return "store full: no free slot for this key";
-	case -EBUSY: return "slot stayed locked by another client";
-	case -EBADMSG: return "corrupt slot: no whole copy after retries";
+	case -ENOSPC: return "store full";
+	case -EBUSY: return "the key stayed claimed by another client";
+	case -EBADMSG: return "corrupt block: no valid copy after retries";
 	case -ENOBUFS: return "value larger than the buffer";
 	case -EILSEQ: return "buffers do not match";
 	case -ENOTCONN: return "connection is broken";

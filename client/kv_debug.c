@@ -1,8 +1,8 @@
 /*
  * kv_debug.c - hooks for tests only (kv_debug.h): a client that scribbles
- * over a slot; one that takes a slot's lock as a writer does, stalls holding
- * it (a long pause, a stopped process) and then tries to finish as the late
- * writer it is; and one that vanishes. Like kv_ops.c, every verb goes
+ * over a key's block; one that claims a word as an insert does, stalls
+ * holding the claim (a long pause, a stopped process) and then tries to
+ * finish as the late writer it is; and one that vanishes. Like kv_ops.c, every verb goes
  * through c->wire (kv_wire.h).
  */
 #include <errno.h>
@@ -11,126 +11,95 @@
 #include "kv_client_int.h"
 #include "kv_debug.h"
 
-#define KV__LOCK_TRIES 100 /* looks at a key whose slot is locked or moving */
-
 static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
 
-/*
- * Where @key lives, published and unlocked: read both buckets' control words,
- * then every slot whose fingerprint matches, and take the one whose newest
- * whole copy is this key at the seq its word names. 0 with *slot and *word;
- * -ENOENT; -EBUSY when a candidate is locked or changed under the read.
- */
-static int kv__debug_find(kv_client *c, const struct kv_keyhash *kh, const void *key,
-			  size_t klen, uint32_t *slot, uint64_t *word)
+static int kv__debug_buckets(kv_client *c, const struct kv_keyhash *kh)
 {
-	uint32_t bs = G(c)->bucket_slots, rec = G(c)->rec_size;
-	uint32_t cand[2 * KV_MAX_BUCKET_SLOTS];
-	uint64_t cw[2 * KV_MAX_BUCKET_SLOTS];
 	struct kv_wr w[2];
-	bool busy = false;
-	unsigned n;
-	int ret;
 
-	w[0] = (struct kv_wr){.op = KV_WR_READ, .off = kv_ctrl_off(G(c), (uint64_t)kh->b1 * bs),
-			      .local = c->ws.ctrl, .len = bs * 8};
-	w[1] = (struct kv_wr){.op = KV_WR_READ, .off = kv_ctrl_off(G(c), (uint64_t)kh->b2 * bs),
-			      .local = c->ws.ctrl + bs, .len = bs * 8};
-	if ((ret = kv__run(c, w, 2)))
-		return ret;
-	/* No slot index is UINT32_MAX: skip nothing, home included. */
-	n = kv_probe_matches(G(c), kh, c->ws.ctrl, c->ws.ctrl + bs, UINT32_MAX, cand, cw);
-	for (unsigned i = 0; i < n; i++) {
-		struct kv_rec_view v;
-		size_t need = 0;
-
-		w[0] = (struct kv_wr){.op = KV_WR_READ, .off = kv_slot_off(G(c), cand[i]),
-				      .local = c->ws.slot, .len = 2 * rec};
-		if ((ret = kv__run(c, w, 1)))
-			return ret;
-		kv_slot_gather(G(c), c->ws.slot, 0, c->ws.home[0]);
-		kv_slot_gather(G(c), c->ws.slot, 1, c->ws.home[1]);
-		if (kv_slot_pick(c->ws.home[0], rec, c->ws.home[1], rec, G(c), &v, &need) !=
-			    KV_PICK_RECORD ||
-		    !kv_rec_is_key(&v, key, klen))
-			continue;
-		if (kv_ctrl_owner(cw[i]) || kv_ctrl_seq(cw[i]) != v.seq) {
-			busy = true; /* locked, or written between the two reads */
-			continue;
-		}
-		*slot = cand[i];
-		*word = cw[i];
-		return 0;
-	}
-	return busy ? -EBUSY : -ENOENT;
+	w[0] = (struct kv_wr){.op = KV_WR_READ, .off = kv_bucket_off(G(c), kh->b1),
+			      .local = c->ws.words, .len = KV_BUCKET_BYTES};
+	w[1] = (struct kv_wr){.op = KV_WR_READ, .off = kv_bucket_off(G(c), kh->b2),
+			      .local = c->ws.words + KV_BUCKET_WORDS, .len = KV_BUCKET_BYTES};
+	return kv__run(c, w, 2);
 }
 
-int kv_debug_lock(kv_client *c, const void *key, size_t klen, uint32_t *slot,
+int kv_debug_lock(kv_client *c, const void *key, size_t klen, uint64_t *idx,
 		  uint64_t *word)
 {
 	struct kv_keyhash kh;
-	int ret = -EBUSY;
+	struct kv_wr w;
+	int pos, ret;
 
 	if (klen == 0)
 		return -EINVAL;
 	if (klen > G(c)->max_key)
 		return -E2BIG;
 	kv_key_hash(G(c), key, klen, &kh);
-	for (unsigned i = 0; i < KV__LOCK_TRIES && ret == -EBUSY; i++) {
-		struct kv_wr w;
-
-		if (i)
-			c->wire.ops->pause_ns(c->wire.ctx, 10000000); /* 10 ms */
-		if ((ret = kv__debug_find(c, &kh, key, klen, slot, word)))
-			continue;
-		/* The lock a writer takes: the same word with our id as owner. */
-		w = (struct kv_wr){.op = KV_WR_CAS, .off = kv_ctrl_off(G(c), *slot),
-				   .local = &c->ws.word[2], .len = 8, .compare = *word,
-				   .swap = kv_ctrl_with_owner(*word, c->hello.client_id)};
-		if ((ret = kv__run(c, &w, 1)))
-			return ret;
-		ret = c->ws.word[2] == *word ? 0 : -EBUSY;
-	}
-	return ret;
+	if ((ret = kv__debug_buckets(c, &kh)))
+		return ret;
+	if ((pos = kv_probe_empty(c->ws.words)) < 0)
+		return pos;
+	*idx = kv_pair_idx(&kh, (unsigned)pos);
+	*word = kv_word_claim(kh.fp, c->hello.client_id);
+	w = (struct kv_wr){.op = KV_WR_CAS, .off = kv_word_off(G(c), *idx),
+			   .local = &c->ws.word[2], .len = 8, .compare = 0, .swap = *word};
+	if ((ret = kv__run(c, &w, 1)))
+		return ret;
+	return c->ws.word[2] == 0 ? 0 : -EBUSY;
 }
 
-int kv_debug_late_write(kv_client *c, uint32_t slot, uint64_t word, int *ours)
+int kv_debug_late_write(kv_client *c, uint64_t idx, uint64_t word, int *ours)
 {
-	uint64_t locked = kv_ctrl_with_owner(word, c->hello.client_id);
-	unsigned copy = 1 - kv_ctrl_active(word);
-	struct kv_wr w[2];
-	int ret;
+	/* What an inserter does after its stall: publish its block. Here the
+	 * word names one granule of garbage at the start of the data region,
+	 * which would read as corrupt if it ever landed. */
+	uint64_t bad = kv_word_block(kv_word_fp(word), 0, 2, 0);
+	struct kv_wr w = {.op = KV_WR_CAS, .off = kv_word_off(G(c), idx),
+			  .local = &c->ws.word[2], .len = 8, .compare = word, .swap = bad};
+	int ret = kv__run(c, &w, 1);
 
-	for (unsigned i = 0; i < KV_REC_HDR; i++)
-		c->ws.wrec[i] = (uint8_t)kv_rand_next(&c->rng);
-	/* What a writer does after its stall: its record into the inactive copy
-	 * (here a garbage header), then the word that unlocks the slot. */
-	w[0] = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_head_off(G(c), slot, copy),
-			      .local = c->ws.wrec, .len = KV_REC_HDR};
-	w[1] = (struct kv_wr){.op = KV_WR_CAS, .off = kv_ctrl_off(G(c), slot),
-			      .local = &c->ws.word[2], .len = 8, .compare = locked,
-			      .swap = word};
-	if ((ret = kv__run(c, w, 2)))
+	if (ret)
 		return ret;
 	if (ours)
-		*ours = c->ws.word[2] == locked;
+		*ours = c->ws.word[2] == word;
 	return 0;
 }
 
 int kv_debug_scribble(kv_client *c, const void *key, size_t klen)
 {
 	struct kv_keyhash kh;
+	unsigned pos[2 * KV_BUCKET_WORDS], n;
 	struct kv_wr w;
-	uint32_t rec = G(c)->rec_size;
+	int ret;
 
 	if (klen == 0 || klen > G(c)->max_key)
 		return -EINVAL;
 	kv_key_hash(G(c), key, klen, &kh);
-	for (uint32_t i = 0; i < 2 * rec; i++)
-		c->ws.slot[i] = (uint8_t)kv_rand_next(&c->rng);
-	w = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_slot_off(G(c), kh.home),
-			   .local = c->ws.slot, .len = 2 * rec};
-	return kv__run(c, &w, 1);
+	if ((ret = kv__debug_buckets(c, &kh)))
+		return ret;
+	n = kv_probe_blocks(&kh, c->ws.words, pos);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t bw = c->ws.words[pos[i]], len = kv_block_read_len(G(c), bw);
+		struct kv_block_view v;
+
+		if (len > c->rblk_len)
+			len = c->rblk_len;
+		w = (struct kv_wr){.op = KV_WR_READ, .off = kv_block_off(G(c), bw),
+				   .local = c->ws.rblk, .len = (uint32_t)len};
+		if ((ret = kv__run(c, &w, 1)))
+			return ret;
+		if (kv_block_check(c->ws.rblk, len, bw, G(c), key, klen, &v) != KV_BLOCK_OK)
+			continue;
+		/* Garbage over the block's header and the start of its key. */
+		for (unsigned b = 0; b < KV_BLOCK_HDR + 8; b++)
+			c->ws.wblk[b] = (uint8_t)kv_rand_next(&c->rng);
+		w = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_block_off(G(c), bw),
+				   .local = c->ws.wblk,
+				   .len = (uint32_t)(len < KV_BLOCK_HDR + 8 ? len : KV_BLOCK_HDR + 8)};
+		return kv__run(c, &w, 1);
+	}
+	return -ENOENT;
 }
 
 int kv_debug_vanish(kv_client *c)

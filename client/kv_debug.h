@@ -12,27 +12,26 @@
 
 #include "kv.h"
 
-/* Overwrite both copies of @key's home slot with pseudo-random bytes, as a
- * buggy client might. */
+/* Overwrite the start of the block @key's word names with pseudo-random
+ * bytes, as a buggy client might. -ENOENT when the key is not stored. */
 int kv_debug_scribble(kv_client *c, const void *key, size_t klen);
 
 /*
- * Find the slot that holds @key (-ENOENT when it is not stored) and take its
- * lock by CAS as a writer does, the word otherwise unchanged. *slot gets the
- * slot index and *word the unlocked word. -EBUSY when the slot stays locked
- * by another client.
+ * Claim an empty word of @key's buckets as an insert of @key does (a CAS of
+ * 0 to a claim with the key's fingerprint and our id): the store's one kind
+ * of lock. *idx gets the word, *word the claim. -ENOSPC when both buckets
+ * are full, -EBUSY when the CAS lost.
  */
-int kv_debug_lock(kv_client *c, const void *key, size_t klen, uint32_t *slot,
+int kv_debug_lock(kv_client *c, const void *key, size_t klen, uint64_t *idx,
 		  uint64_t *word);
 
 /*
- * Then act as the late writer such a client is: behind one doorbell, WRITE
- * garbage over the header of the slot's inactive copy and CAS the lock word
- * back to @word. 0 when both executed (*ours, if not NULL, says whether the
- * CAS found the lock still ours); a transport error when the server has cut
- * this client off meanwhile.
+ * Then act as the late writer such a client is: CAS the claim to a word that
+ * names a garbage block. 0 when it executed (*ours, if not NULL, says
+ * whether it found the claim still ours, i.e. the garbage landed); a
+ * transport error when the server has cut this client off meanwhile.
  */
-int kv_debug_late_write(kv_client *c, uint32_t slot, uint64_t word, int *ours);
+int kv_debug_late_write(kv_client *c, uint64_t idx, uint64_t word, int *ours);
 
 /* SEND @len (up to 12 KiB) bytes of @msg as a control message, as a broken
  * or hostile client might. The server is expected to drop this client. */

@@ -1,39 +1,48 @@
 /*
  * kv_ops.c - GET, PUT and DEL over one-sided verbs. The protocol and the
  * argument for why it is linearizable are in docs/design.md; the round trips
- * of the common case are marked RT1..RT3 below. Everything here reaches the
- * slab through c->wire (kv_wire.h): verbs, or the simulation's local slab.
+ * are marked RT below. Everything here reaches the slab through c->wire
+ * (kv_wire.h): verbs, or the simulation's local slab.
+ *
+ * In short: a key is named by one 8-byte word in one of its two buckets; the
+ * word points at an immutable block (header, key, value, checksum) written
+ * out of place in space the server granted this client. A PUT writes a new
+ * block, then swings the word to it with one CAS; a DEL swings it to 0; an
+ * insert first claims an empty word (a CAS), so that two inserts of a key
+ * cannot both land. A GET reads the word, then the block, and trusts the
+ * block only if it validates against the word.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kv_client_int.h"
 
-#define KV__TORN_RETRIES 12      /* attempts that saw no whole copy and no progress */
-#define KV__LOCK_WAIT_MS 3000    /* a lock that makes no progress, past its lease */
+#define KV__TORN_RETRIES 12      /* attempts that saw no whole block and no progress */
+#define KV__LOCK_WAIT_MS 3000    /* a claim that makes no progress, past its lease */
+#define KV__NPAIR (2 * KV_BUCKET_WORDS)
 
-/* One operation: what the caller asked for, and the key's hash. */
+/* One operation: what the caller asked for, the key's hash, our block. */
 struct kv__op {
 	const void *key;
 	size_t klen;
-	const void *val; /* PUT: the value; unused for DEL */
+	const void *val; /* PUT: the value */
 	size_t vlen;
 	bool del;
 	struct kv_keyhash kh;
+	uint64_t w_new;  /* PUT: the word naming our block */
+	uint64_t blk_off;/* PUT: where the block goes (slab offset) */
+	size_t blk_len;
+	bool written;    /* PUT: the block is in the slab */
+	uint64_t other[KV__NPAIR]; /* words proven to hold another key */
+	unsigned nother;
 };
 
-/* What a look at the key's slots found. */
+/* Where the key was found. */
 struct kv__found {
-	uint32_t slot;
-	uint64_t ctrl;            /* its control word, read before the record */
-	struct kv_rec_view rec;   /* points into the workspace */
-};
-
-/* A slot's copies as read, and what kv_slot_pick made of them. */
-struct kv__look {
-	enum kv_pick pick;
-	bool sure;                /* kv_slot_pick_sure: no need to confirm */
-	struct kv_rec_view rec;
+	uint64_t idx;   /* its index word */
+	uint64_t word;  /* the word, as read before the block */
+	struct kv_block_view v; /* into c->ws.rblk */
 };
 
 static const struct kv_geometry *G(const kv_client *c) { return &c->hello.geo; }
@@ -69,12 +78,6 @@ static void kv__rd(struct kv_wr *w, uint64_t off, void *local, uint32_t len)
 	*w = (struct kv_wr){.op = KV_WR_READ, .off = off, .local = local, .len = len};
 }
 
-static void kv__wr8(struct kv_wr *w, uint64_t off, uint64_t *local, uint64_t val)
-{
-	*local = val;
-	*w = (struct kv_wr){.op = KV_WR_WRITE, .off = off, .local = local, .len = 8};
-}
-
 static void kv__cas(struct kv_wr *w, uint64_t off, uint64_t *result,
 		    uint64_t expect, uint64_t swap)
 {
@@ -88,241 +91,129 @@ static void kv__saw(kv_client *c, uint64_t word)
 	c->seen = c->seen * 0x100000001b3ull + word + 1;
 }
 
-/*
- * How much of the second head the first READ takes: enough for this key and
- * a value as long as the last one this client saw, up to a whole head. The
- * READ then covers head 0 and that much of head 1, often well under 2H.
- */
-static uint32_t kv__head_read(const kv_client *c, size_t klen)
-{
-	size_t want = (KV_REC_HDR + klen + c->vlen_hint + 7) & ~(size_t)7;
+/* ---- the cache of where keys' words are ----------------------------------- */
 
-	return (uint32_t)(want < G(c)->head_size ? want : G(c)->head_size);
+static struct kv__cached *kv__cache_slot(kv_client *c, const struct kv_keyhash *kh)
+{
+	return c->ncache ? &c->cache[(kh->h1 ^ kh->h2 >> 17) % c->ncache] : NULL;
 }
 
-/* Pick from two copies and judge whether the pick needs confirming. */
-static void kv__pick(kv_client *c, const uint8_t *c0, size_t l0, const uint8_t *c1,
-		     size_t l1, struct kv__look *lk, size_t *need)
+static struct kv__cached *kv__cache_get(kv_client *c, const struct kv_keyhash *kh)
 {
-	lk->pick = kv_slot_pick(c0, l0, c1, l1, G(c), &lk->rec, need);
-	lk->sure = kv_slot_pick_sure(c0, l0, c1, l1, lk->pick, &lk->rec);
+	struct kv__cached *e = kv__cache_slot(c, kh);
+
+	return e && e->word && e->h1 == kh->h1 && e->h2 == kh->h2 ? e : NULL;
 }
 
-/*
- * RT1 of every operation: one READ of the home slot's heads (all of head 0,
- * the start of head 1). A record running past what was read takes a second
- * READ: of both heads when it fits in one, else of the whole slot. 0 or
- * -errno; the verdict goes to *lk.
- */
-static int kv__read_home(kv_client *c, const struct kv__op *op, struct kv__look *lk)
+/* Remember that word @idx held @word for this key (0: forget the key). */
+static void kv__cache_put(kv_client *c, const struct kv_keyhash *kh, uint64_t idx,
+			  uint64_t word)
 {
-	uint32_t h = G(c)->head_size, rs = G(c)->rec_size;
-	uint32_t part = kv__head_read(c, op->klen);
-	uint64_t off = kv_slot_off(G(c), op->kh.home);
-	struct kv_wr w;
-	size_t need = 0;
-	int ret;
+	struct kv__cached *e = kv__cache_slot(c, kh);
 
-	kv__rd(&w, off, c->ws.slot, h + part);
-	if ((ret = kv__run(c, &w, 1)))
-		return ret;
-	kv__pick(c, c->ws.slot, h, c->ws.slot + h, part, lk, &need);
-	if (lk->pick == KV_PICK_SHORT && need <= h && part < h) {
-		kv__rd(&w, off, c->ws.slot, 2 * h);
-		if ((ret = kv__run(c, &w, 1)))
-			return ret;
-		kv__pick(c, c->ws.slot, h, c->ws.slot + h, h, lk, &need);
+	if (!e)
+		return;
+	if (!word) {
+		if (e->h1 == kh->h1 && e->h2 == kh->h2)
+			memset(e, 0, sizeof(*e));
+		return;
 	}
-	if (lk->pick != KV_PICK_SHORT)
-		return 0;
-	kv__rd(&w, off, c->ws.slot, 2 * rs);
-	if ((ret = kv__run(c, &w, 1)))
-		return ret;
-	kv_slot_gather(G(c), c->ws.slot, 0, c->ws.home[0]);
-	kv_slot_gather(G(c), c->ws.slot, 1, c->ws.home[1]);
-	kv__pick(c, c->ws.home[0], rs, c->ws.home[1], rs, lk, &need);
-	if (lk->pick == KV_PICK_SHORT) /* cannot be, with whole copies */
-		lk->pick = KV_PICK_TORN;
-	return 0;
+	*e = (struct kv__cached){kh->h1, kh->h2, idx, word};
 }
 
-/* READ one control word into *word. */
-static int kv__read_ctrl(kv_client *c, uint32_t slot, uint64_t *word)
-{
-	struct kv_wr w;
-	int ret;
+/* ---- reading --------------------------------------------------------------- */
 
-	kv__rd(&w, kv_ctrl_off(G(c), slot), &c->ws.word[0], 8);
-	if ((ret = kv__run(c, &w, 1)))
-		return ret;
-	*word = c->ws.word[0];
-	kv__saw(c, *word);
-	return 0;
+/* Bytes to READ for block word @w: what it names, within our buffer. */
+static uint32_t kv__blk_read_len(const kv_client *c, uint64_t w)
+{
+	uint64_t len = kv_block_read_len(G(c), w);
+
+	return (uint32_t)(len < c->rblk_len ? len : c->rblk_len);
 }
 
-/*
- * A GET (or a DEL deciding the key is absent) may answer from the home slot
- * only if no newer complete write can hide in the copy it could not use: if
- * kv_slot_pick_sure says so, or the control word, read now, still names the
- * picked seq. 0 when the look stands; -EAGAIN to retry (c->seen tells the
- * retry policy whether anything moved).
- */
-static int kv__confirm_home(kv_client *c, const struct kv__op *op,
-			    const struct kv__look *lk)
+/* READ both buckets of the key into ws.words behind @pre (posted first). */
+static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh,
+			    const struct kv_wr *pre, unsigned npre)
 {
-	uint64_t word;
-	int ret;
+	struct kv_wr w[4];
+	unsigned n = 0;
 
-	if (lk->sure)
-		return 0;
-	if ((ret = kv__read_ctrl(c, op->kh.home, &word)))
-		return ret;
-	if (lk->pick == KV_PICK_TORN || kv_ctrl_seq(word) != lk->rec.seq)
-		return -EAGAIN;
-	return 0;
+	for (unsigned i = 0; i < npre; i++)
+		w[n++] = pre[i];
+	kv__rd(&w[n++], kv_bucket_off(G(c), kh->b1), c->ws.words, KV_BUCKET_BYTES);
+	kv__rd(&w[n++], kv_bucket_off(G(c), kh->b2), c->ws.words + KV_BUCKET_WORDS,
+	       KV_BUCKET_BYTES);
+	return kv__run(c, w, n);
 }
 
-/* Read the control words of both candidate buckets (one doorbell). */
-static int kv__read_buckets(kv_client *c, const struct kv_keyhash *kh)
+static bool kv__proven_other(const struct kv__op *op, uint64_t w)
 {
-	uint32_t bs = G(c)->bucket_slots;
-	struct kv_wr w[2];
-
-	kv__rd(&w[0], kv_ctrl_off(G(c), (uint64_t)kh->b1 * bs), c->ws.ctrl, bs * 8);
-	kv__rd(&w[1], kv_ctrl_off(G(c), (uint64_t)kh->b2 * bs), c->ws.ctrl + bs, bs * 8);
-	return kv__run(c, w, 2);
+	for (unsigned i = 0; i < op->nother; i++)
+		if (op->other[i] == w)
+			return true;
+	return false;
 }
 
 /*
- * The copy (in c->ws.gather) that control word @word names: KV_PICK_RECORD
- * and *v if it is whole and still at the word's seq, KV_PICK_NONE if that is
- * a tombstone; KV_PICK_TORN if it moved on since the word was read (writes
- * completed meanwhile: look again, this read proves nothing).
+ * With both buckets just read into ws.words: READ each block word with the
+ * key's fingerprint (one RT each; usually there is one) until one holds the
+ * key. 0 and *f; -ENOENT when none does; -EAGAIN when a block did not
+ * validate (its word moved on, or it is corrupt): look again.
  */
-static enum kv_pick kv__pick_named(kv_client *c, uint64_t word, struct kv_rec_view *v)
+static int kv__find(kv_client *c, struct kv__op *op, struct kv__found *f)
 {
-	size_t need = 0;
+	unsigned pos[KV__NPAIR], n = kv_probe_blocks(&op->kh, c->ws.words, pos);
 
-	if (kv_rec_decode(c->ws.gather[kv_ctrl_active(word)], G(c)->rec_size, G(c), v, &need) !=
-		    KV_REC_VALID ||
-	    v->seq != kv_ctrl_seq(word))
-		return KV_PICK_TORN;
-	if (v->flags & KV_REC_TOMBSTONE)
-		return KV_PICK_NONE;
-	v->copy = kv_ctrl_active(word);
-	return KV_PICK_RECORD;
-}
-
-/*
- * With the buckets' control words in the workspace, look at every other slot
- * whose fingerprint matches. 0 and *f when the key is there; -ENOENT; -EAGAIN
- * when a candidate had no whole copy.
- */
-static int kv__probe(kv_client *c, const struct kv__op *op, uint32_t skip,
-		     struct kv__found *f)
-{
-	uint32_t bs = G(c)->bucket_slots, rec = G(c)->rec_size;
-	uint32_t slot[2 * KV_MAX_BUCKET_SLOTS];
-	uint64_t ctrl[2 * KV_MAX_BUCKET_SLOTS];
-	struct kv_wr w[2 * KV_MAX_BUCKET_SLOTS];
-	unsigned n = kv_probe_matches(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, skip,
-				      slot, ctrl);
-	bool torn = false;
-
-	for (unsigned base = 0; base < n; base += c->ncand) {
-		unsigned k = n - base < c->ncand ? n - base : c->ncand;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t w = c->ws.words[pos[i]];
+		uint32_t len = kv__blk_read_len(c, w);
+		struct kv_wr rd;
 		int ret;
 
-		for (unsigned i = 0; i < k; i++)
-			kv__rd(&w[i], kv_slot_off(G(c), slot[base + i]),
-			       c->ws.cand + i * 2 * (size_t)rec, 2 * rec);
-		if ((ret = kv__run(c, w, k)))
+		if (kv__proven_other(op, w))
+			continue;
+		kv__rd(&rd, kv_block_off(G(c), w), c->ws.rblk, len);
+		if (len && (ret = kv__run(c, &rd, 1)))                  /* RT */
 			return ret;
-		for (unsigned i = 0; i < k; i++) {
-			const uint8_t *img = c->ws.cand + i * 2 * (size_t)rec;
-			size_t need = 0;
-			int pick;
-
-			kv_slot_gather(G(c), img, 0, c->ws.gather[0]);
-			kv_slot_gather(G(c), img, 1, c->ws.gather[1]);
-			pick = kv_slot_pick(c->ws.gather[0], rec, c->ws.gather[1], rec, G(c),
-					    &f->rec, &need);
-			if (pick != KV_PICK_TORN && !(pick == KV_PICK_RECORD &&
-						     kv_rec_is_key(&f->rec, op->key, op->klen)))
-				/* The newest copy may be a write not yet published
-				 * (a DEL in flight, say): what the word names, read
-				 * before it, is what this slot held then. */
-				pick = kv__pick_named(c, ctrl[base + i], &f->rec);
-			if (pick == KV_PICK_RECORD && kv_rec_is_key(&f->rec, op->key, op->klen)) {
-				f->slot = slot[base + i];
-				f->ctrl = ctrl[base + i];
-				return 0;
-			}
-			if (pick == KV_PICK_TORN) {
-				torn = true;
-				kv__saw(c, ctrl[base + i]);
-			}
+		switch (kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, &f->v)) {
+		case KV_BLOCK_OK:
+			f->idx = kv_pair_idx(&op->kh, pos[i]);
+			f->word = w;
+			return 0;
+		case KV_BLOCK_OTHER:
+			if (op->nother < KV__NPAIR)
+				op->other[op->nother++] = w;
+			break;
+		default:
+			kv__saw(c, w);
+			return -EAGAIN;
 		}
 	}
-	return torn ? -EAGAIN : -ENOENT;
-}
-
-/*
- * Away from home a key is published by its control word: a record there
- * counts only once the word names its seq (docs/design.md). The word read
- * before the record usually does; else read it again. 0 or -EAGAIN.
- */
-static int kv__confirm_away(kv_client *c, const struct kv__op *op, struct kv__found *f)
-{
-	uint64_t word;
-	int ret;
-
-	if (kv_ctrl_seq(f->ctrl) == f->rec.seq)
-		return 0;
-	if ((ret = kv__read_ctrl(c, f->slot, &word)))
-		return ret;
-	if (!kv_ctrl_used(word) || kv_ctrl_fp(word) != op->kh.fp ||
-	    kv_ctrl_seq(word) != f->rec.seq)
-		return -EAGAIN;
-	f->ctrl = word;
-	return 0;
-}
-
-/* Neither home nor any published slot holds the key? -ENOENT, or 0 and *f. */
-static int kv__find_away(kv_client *c, const struct kv__op *op, struct kv__found *f)
-{
-	int ret;
-
-	if ((ret = kv__read_buckets(c, &op->kh)))
-		return ret;
-	if ((ret = kv__probe(c, op, op->kh.home, f)))
-		return ret;
-	return kv__confirm_away(c, op, f);
+	return -ENOENT;
 }
 
 /* ---- the retry policy ------------------------------------------------------ */
 
 /*
- * How long a conflict may last with nothing moving: the server breaks a lock
- * held past its lease, so waiting somewhat longer than that is enough.
+ * How long a conflict may last with nothing moving: the server clears a
+ * claim held past its lease, so waiting somewhat longer than that is enough.
  */
 static uint64_t kv__lock_wait_ns(const kv_client *c)
 {
 	return (KV__LOCK_WAIT_MS + 2ull * c->hello.lease_ms) * 1000000ull;
 }
 
-typedef int (*kv__once_fn)(kv_client *c, const struct kv__op *op, struct kv__found *f);
+typedef int (*kv__once_fn)(kv_client *c, struct kv__op *op, struct kv__found *f);
 
 /*
  * Run @once until it stops asking for a retry. Each attempt leaves in
- * c->seen a digest of what blocked it (lock words, control words); when that
- * changes between attempts, someone is making progress, and contention alone
- * never makes an operation fail. Without progress, -EAGAIN (no whole copy)
- * is retried KV__TORN_RETRIES times and then reported as corruption
- * (-EBADMSG), and -EBUSY (a lock) until the lock wait runs out.
+ * c->seen a digest of what blocked it; when that changes between attempts,
+ * someone is making progress, and contention alone never makes an operation
+ * fail. Without progress, -EAGAIN (no whole block) is retried
+ * KV__TORN_RETRIES times and then reported as corruption (-EBADMSG), and
+ * -EBUSY (a claim, a lost CAS) until the lock wait runs out.
  */
-static int kv__retry(kv_client *c, kv__once_fn once, const struct kv__op *op,
-		     struct kv__found *f)
+static int kv__retry(kv_client *c, kv__once_fn once, struct kv__op *op, struct kv__found *f)
 {
 	uint64_t last = 0, still_since = 0;
 	unsigned torn = 0, attempt = 0;
@@ -332,6 +223,7 @@ static int kv__retry(kv_client *c, kv__once_fn once, const struct kv__op *op,
 		int r;
 
 		c->seen = 0;
+		op->nother = 0;
 		r = once(c, op, f);
 		if (r != -EAGAIN && r != -EBUSY)
 			return r;
@@ -357,21 +249,35 @@ static int kv__retry(kv_client *c, kv__once_fn once, const struct kv__op *op,
 
 /* ---- GET ----------------------------------------------------------------- */
 
-static int kv__get_once(kv_client *c, const struct kv__op *op, struct kv__found *f)
+static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 {
-	struct kv__look lk;
+	struct kv__cached *e = kv__cache_get(c, &op->kh);
 	int ret;
 
-	if ((ret = kv__read_home(c, op, &lk)))                            /* RT1 */
-		return ret;
-	if ((ret = kv__confirm_home(c, op, &lk)))
-		return ret;
-	if (lk.pick == KV_PICK_RECORD && kv_rec_is_key(&lk.rec, op->key, op->klen)) {
-		f->slot = op->kh.home;
-		f->rec = lk.rec;
-		return 0;
+	if (e) { /* warm: the word and its block behind one doorbell */
+		uint64_t w = e->word, idx = e->idx;
+		uint32_t len = kv__blk_read_len(c, w);
+		struct kv_wr rd[2];
+
+		kv__rd(&rd[0], kv_word_off(G(c), idx), &c->ws.word[0], 8);
+		kv__rd(&rd[1], kv_block_off(G(c), w), c->ws.rblk, len);
+		if ((ret = kv__run(c, rd, len ? 2 : 1)))                   /* RT1 */
+			return ret;
+		if (c->ws.word[0] == w &&
+		    kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, &f->v) ==
+			    KV_BLOCK_OK) {
+			f->idx = idx;
+			f->word = w;
+			return 0;
+		}
+		kv__cache_put(c, &op->kh, 0, 0);
 	}
-	return kv__find_away(c, op, f);          /* not at home: probe both buckets */
+	if ((ret = kv__read_buckets(c, &op->kh, NULL, 0)))                /* RT1 */
+		return ret;
+	ret = kv__find(c, op, f);                                         /* RT2 */
+	if (!ret)
+		kv__cache_put(c, &op->kh, f->idx, f->word);
+	return ret;
 }
 
 static int kv__check_key(const kv_client *c, size_t klen)
@@ -389,23 +295,47 @@ static void kv__op_init(kv_client *c, struct kv__op *op, const void *key, size_t
 	kv_key_hash(G(c), key, klen, &op->kh);
 }
 
-int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
-	   size_t *vlen)
+/* Look up @key; on 0, *f's view points into the workspace. */
+static int kv__get(kv_client *c, const void *key, size_t klen, struct kv__found *f)
 {
-	struct kv__found f;
 	struct kv__op op;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
 		return ret;
 	kv__op_init(c, &op, key, klen);
-	if ((ret = kv__retry(c, kv__get_once, &op, &f)))
+	return kv__retry(c, kv__get_once, &op, f);
+}
+
+int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
+	   size_t *vlen)
+{
+	struct kv__found f;
+	int ret = kv__get(c, key, klen, &f);
+
+	if (ret)
 		return ret;
-	c->vlen_hint = f.rec.vlen;
-	*vlen = f.rec.vlen;
-	if (f.rec.vlen > cap)
+	*vlen = f.v.vlen;
+	if (f.v.vlen > cap)
 		return -ENOBUFS;
-	memcpy(buf, f.rec.val, f.rec.vlen);
+	if (f.v.vlen)
+		memcpy(buf, f.v.val, f.v.vlen);
+	return 0;
+}
+
+int kv_get_alloc(kv_client *c, const void *key, size_t klen, void **val, size_t *vlen)
+{
+	struct kv__found f;
+	int ret = kv__get(c, key, klen, &f);
+
+	*val = NULL;
+	if (ret)
+		return ret;
+	*val = malloc(f.v.vlen ? f.v.vlen : 1);
+	if (!*val)
+		return -ENOMEM;
+	memcpy(*val, f.v.val, f.v.vlen);
+	*vlen = f.v.vlen;
 	return 0;
 }
 
@@ -417,289 +347,295 @@ static bool kv__transport_error(int err)
 int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		 struct kv_result *res)
 {
-	uint32_t h = G(c)->head_size;
-	size_t stride = c->multi_stride;
-	struct kv_wr w[KV_MAX_DEPTH];
+	size_t stride = c->multi_stride, area = stride + KV_BUCKET_BYTES;
+	struct kv_wr w[2 * KV_MAX_DEPTH];
+	struct kv__cached warm[KV_MAX_DEPTH];
 	struct kv__op op;
 	unsigned nw = 0;
-	uint32_t part[KV_MAX_DEPTH];
 	int ret;
 
 	if (n > c->depth)
 		return -EINVAL;
+	/* Every key whose word this client knows: the word and the block,
+	 * all behind one doorbell. */
 	for (unsigned i = 0; i < n; i++) {
+		uint8_t *a = c->multi + i * area;
+		struct kv__cached *e;
+		uint32_t len;
+
+		memset(&warm[i], 0, sizeof(warm[i]));
 		res[i].status = kv__check_key(c, keys[i].klen);
 		if (res[i].status)
 			continue;
 		kv__op_init(c, &op, keys[i].key, keys[i].klen);
-		part[i] = kv__head_read(c, keys[i].klen);
-		kv__rd(&w[nw++], kv_slot_off(G(c), op.kh.home), c->multi + i * stride, h + part[i]);
+		e = kv__cache_get(c, &op.kh);
+		if (!e || !(len = kv__blk_read_len(c, e->word)) || len > stride)
+			continue;
+		warm[i] = *e;
+		kv__rd(&w[nw++], kv_word_off(G(c), e->idx), a, 8);
+		kv__rd(&w[nw++], kv_block_off(G(c), e->word), a + KV_BUCKET_BYTES, len);
 	}
-	if (nw && (ret = kv__run(c, w, nw)))      /* every first READ, one doorbell */
+	if (nw && (ret = kv__run(c, w, nw)))
 		return ret;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *img = c->multi + i * stride;
-		struct kv__look lk;
+		uint8_t *a = c->multi + i * area, *blk = a + KV_BUCKET_BYTES;
+		struct kv_block_view v;
 		struct kv__found f;
-		size_t need = 0;
 
 		if (res[i].status)
 			continue;
-		kv__pick(c, img, h, img + h, part[i], &lk, &need);
-		if (lk.pick == KV_PICK_RECORD && lk.sure &&
-		    kv_rec_is_key(&lk.rec, keys[i].key, keys[i].klen)) {
-			res[i].val = lk.rec.val;
-			res[i].vlen = lk.rec.vlen;
-			c->vlen_hint = lk.rec.vlen;
+		if (warm[i].word && *(uint64_t *)(void *)a == warm[i].word &&
+		    kv_block_check(blk, kv__blk_read_len(c, warm[i].word), warm[i].word, G(c),
+				   keys[i].key, keys[i].klen, &v) == KV_BLOCK_OK) {
+			res[i].val = v.val;
+			res[i].vlen = v.vlen;
 			continue;
 		}
-		/* Anything else takes the full path; its value then goes where
-		 * this key's heads were. */
-		kv__op_init(c, &op, keys[i].key, keys[i].klen);
-		res[i].status = kv__retry(c, kv__get_once, &op, &f);
+		res[i].status = kv__get(c, keys[i].key, keys[i].klen, &f);
 		if (kv__transport_error(res[i].status))
 			return res[i].status;
 		if (res[i].status)
 			continue;
-		res[i].vlen = f.rec.vlen;
-		if (f.rec.vlen > stride) {
+		res[i].vlen = f.v.vlen;
+		if (f.v.vlen > stride) {
 			res[i].status = -ENOBUFS;
 			continue;
 		}
-		memmove(img, f.rec.val, f.rec.vlen);
-		res[i].val = img;
-		c->vlen_hint = f.rec.vlen;
+		memcpy(blk, f.v.val, f.v.vlen);
+		res[i].val = blk;
 	}
+	return 0;
+}
+
+/* ---- space for blocks ------------------------------------------------------ */
+
+/* Ask for a grant of @need bytes; wait (a few leases at most) while the
+ * server says a pass may free enough. */
+static int kv__grant(kv_client *c, uint64_t need, struct kv__grant *g)
+{
+	uint64_t start = c->wire.ops->now_ns(c->wire.ctx);
+	uint64_t wait = (1000ull + 3ull * c->hello.lease_ms) * 1000000ull;
+	uint64_t largest = 0;
+
+	for (;;) {
+		int ret = c->wire.ops->grant(c->wire.ctx, need, &g->off, &g->len, &largest);
+
+		if (!ret) {
+			g->used = 0;
+			return 0;
+		}
+		if (ret == -EAGAIN && c->wire.ops->now_ns(c->wire.ctx) - start < wait) {
+			c->wire.ops->pause_ns(c->wire.ctx, c->hello.lease_ms * 250000ull + 1000000);
+			continue;
+		}
+		if (ret == -EAGAIN || ret == -ENOSPC) {
+			kv__seterr(c, "store full: memory: no room for an item of %llu bytes "
+				      "(largest free extent %llu bytes)",
+				   (unsigned long long)need, (unsigned long long)largest);
+			return -ENOSPC;
+		}
+		return ret;
+	}
+}
+
+static int kv__seal(kv_client *c, struct kv__grant *g)
+{
+	int ret = 0;
+
+	if (g->len)
+		ret = c->wire.ops->seal(c->wire.ctx, g->off, g->len);
+	memset(g, 0, sizeof(*g));
+	return ret;
+}
+
+int kv__seal_all(kv_client *c)
+{
+	return kv__seal(c, &c->small);
+}
+
+/*
+ * Space for a block of @len bytes: bumped off the open grant, or from a new
+ * one. Every earlier operation of this client has finished, so the open
+ * grant, too short for this block, can be sealed first: the server then
+ * counts its tail as space a pass will give back.
+ */
+static int kv__alloc(kv_client *c, size_t len, uint64_t *off)
+{
+	int ret;
+
+	if (c->small.len - c->small.used < len) {
+		if ((ret = kv__seal(c, &c->small)) || (ret = kv__grant(c, len, &c->small)))
+			return ret;
+	}
+	*off = c->small.off + c->small.used;
+	c->small.used += len;
 	return 0;
 }
 
 /* ---- PUT and DEL --------------------------------------------------------- */
 
-/*
- * The slot holds our key, or is free for it, with control word @ctrl. RT2:
- * lock it by CAS, unless @locked says we hold it already. RT3: write the new
- * record (or tombstone) into the inactive copy and the unlocked control word
- * behind one doorbell, and put back the home slot's word if @restore_home.
- */
-static int kv__write_slot(kv_client *c, const struct kv__op *op, uint32_t slot,
-			  uint64_t ctrl, bool locked, const uint64_t *restore_home)
+/* The WRITE of our block, if it has not gone yet, to go first in a doorbell. */
+static unsigned kv__blk_write(kv_client *c, const struct kv__op *op, struct kv_wr *w)
 {
-	uint16_t me = c->hello.client_id;
-	uint64_t seq = kv_seq_next(kv_ctrl_seq(ctrl));
-	unsigned copy = 1 - kv_ctrl_active(ctrl);
-	uint32_t h = G(c)->head_size;
-	struct kv_wr w[4];
-	unsigned n = 0;
-	size_t len;
+	if (op->del || op->written)
+		return 0;
+	*w = (struct kv_wr){.op = KV_WR_WRITE, .off = op->blk_off, .local = c->ws.wblk,
+			    .len = (uint32_t)op->blk_len};
+	return 1;
+}
+
+/* CAS word @idx from @old to what this operation publishes. 0, or -EBUSY
+ * when the word had moved on. */
+static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old)
+{
+	uint64_t nw = op->del ? 0 : op->w_new;
+	struct kv_wr w[2];
+	unsigned n = kv__blk_write(c, op, w);
 	int ret;
 
-	if (!locked) {
-		kv__cas(&w[0], kv_ctrl_off(G(c), slot), &c->ws.word[1], ctrl,
-			kv_ctrl_with_owner(ctrl, me));
-		if ((ret = kv__run(c, w, 1)))                           /* RT2 */
-			return ret;
-		if (c->ws.word[1] != ctrl) {
-			kv__saw(c, c->ws.word[1]);
+	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], old, nw);
+	if ((ret = kv__run(c, w, n)))
+		return ret;
+	op->written = !op->del;
+	if (c->ws.word[1] != old) {
+		kv__saw(c, c->ws.word[1]);
+		kv__cache_put(c, &op->kh, 0, 0);
+		return -EBUSY;
+	}
+	kv__cache_put(c, &op->kh, idx, nw);
+	return 0;
+}
+
+/* Give back a claim we hold (word @idx). */
+static int kv__unclaim(kv_client *c, uint64_t idx, uint64_t claim)
+{
+	struct kv_wr w;
+
+	kv__cas(&w, kv_word_off(G(c), idx), &c->ws.word[2], claim, 0);
+	return kv__run(c, &w, 1);
+}
+
+/*
+ * Both buckets, read just now, looked full. But words were read one by one:
+ * one read full may have been freed before another filled. Only a second
+ * read that sees the same words proves the store full for this key. -ENOSPC,
+ * or -EBUSY to look again.
+ */
+static int kv__full_or_moved(kv_client *c, struct kv__op *op)
+{
+	uint64_t before[KV__NPAIR];
+	int ret;
+
+	for (unsigned i = 0; i < KV__NPAIR; i++)
+		if (kv_word_kind(c->ws.words[i]) == KV_WORD_CLAIM) { /* may go back to 0 */
+			kv__saw(c, c->ws.words[i]);
 			return -EBUSY;
 		}
-	}
-	len = op->del ? kv_rec_encode(c->ws.wrec, seq, KV_REC_TOMBSTONE, NULL, 0, NULL, 0)
-		      : kv_rec_encode(c->ws.wrec, seq, 0, op->key, op->klen, op->val, op->vlen);
-	/* The record goes to the copy that is not active, head then tail; the
-	 * control word that publishes it and unlocks the slot goes last. */
-	w[n++] = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_head_off(G(c), slot, copy),
-				.local = c->ws.wrec, .len = (uint32_t)(len < h ? len : h)};
-	if (len > h)
-		w[n++] = (struct kv_wr){.op = KV_WR_WRITE, .off = kv_tail_off(G(c), slot, copy),
-					.local = c->ws.wrec + h, .len = (uint32_t)(len - h)};
-	kv__wr8(&w[n++], kv_ctrl_off(G(c), slot), &c->ws.wctrl[0],
-		op->del ? kv_ctrl_make(0, 0, false, copy, seq)
-			: kv_ctrl_make(0, op->kh.fp, true, copy, seq));
-	if (restore_home)   /* release the insert lock on the key's home slot */
-		kv__wr8(&w[n++], kv_ctrl_off(G(c), op->kh.home), &c->ws.wctrl[1], *restore_home);
-	return kv__run(c, w, n);                                        /* RT3 */
-}
-
-/* Put the control words of the slots we locked back as they were. */
-static int kv__unlock(kv_client *c, unsigned n, const uint32_t *slot, const uint64_t *old)
-{
-	struct kv_wr w[2];
-
-	for (unsigned i = 0; i < n; i++)
-		kv__wr8(&w[i], kv_ctrl_off(G(c), slot[i]), &c->ws.wctrl[2 + i], old[i]);
-	return n ? kv__run(c, w, n) : 0;
-}
-
-/* An existing copy of the key somewhere else: update it there. */
-static int kv__update_found(kv_client *c, const struct kv__op *op, const struct kv__found *f)
-{
-	if (kv_ctrl_owner(f->ctrl) || !kv_ctrl_used(f->ctrl) ||
-	    f->rec.seq != kv_ctrl_seq(f->ctrl)) {
-		kv__saw(c, f->ctrl); /* locked, or written between the two reads */
-		return -EBUSY;
-	}
-	return kv__write_slot(c, op, f->slot, f->ctrl, false, NULL);
-}
-
-/*
- * Under the insert lock, with both buckets' words just read: is the key
- * really nowhere? Someone else's claim of a slot for this fingerprint means
- * an insert of it may still land (a client that died, whose claim the server
- * has not settled yet): wait. 0 when the key is nowhere, else as kv__probe,
- * or -EBUSY.
- */
-static int kv__insert_check(kv_client *c, const struct kv__op *op, uint32_t target,
-			    struct kv__found *f)
-{
-	uint32_t bs = G(c)->bucket_slots;
-	uint64_t word;
-	int ret;
-
-	if (kv_probe_claims(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, target,
-			    c->hello.client_id, &word)) {
-		kv__saw(c, word);
-		return -EBUSY;
-	}
-	ret = kv__probe(c, op, target, f);
-	return ret == -ENOENT ? 0 : ret ? ret : -EEXIST;
-}
-
-/*
- * Both buckets looked full, but the probe read the candidates after their
- * words: one of them may have been freed meanwhile (our key deleted, say).
- * Only words that stayed the same across the probe prove the store full for
- * this key. -ENOSPC (nothing was touched), or -EBUSY to look again.
- */
-static int kv__full_or_moved(kv_client *c, const struct kv__op *op)
-{
-	uint32_t bs = G(c)->bucket_slots;
-	uint64_t before[2 * KV_MAX_BUCKET_SLOTS];
-	int ret;
-
-	memcpy(before, c->ws.ctrl, 2 * bs * 8);
-	if ((ret = kv__read_buckets(c, &op->kh)))
+	memcpy(before, c->ws.words, sizeof(before));
+	if ((ret = kv__read_buckets(c, &op->kh, NULL, 0)))
 		return ret;
-	if (!memcmp(before, c->ws.ctrl, 2 * bs * 8))
+	if (!memcmp(before, c->ws.words, sizeof(before))) {
+		kv__seterr(c, "store full: index: both buckets of this key are full "
+			      "(item of %zu bytes)", op->klen + op->vlen);
 		return -ENOSPC;
-	for (uint32_t i = 0; i < 2 * bs; i++)
-		kv__saw(c, c->ws.ctrl[i]);
+	}
+	for (unsigned i = 0; i < KV__NPAIR; i++)
+		kv__saw(c, c->ws.words[i]);
 	return -EBUSY;
 }
 
 /*
- * The key is not at home. Take the home slot's lock (the insert lock: no
- * other client can insert this key meanwhile) and, if home is taken, claim a
- * free slot too (its lock word carries the key's fingerprint, so that an
- * insert of the same key waits for it even if we die), reading both buckets
- * behind the CASes in the same doorbell. Then, sure the key is nowhere,
- * write it.
+ * Holding a claim on word @pos, with both buckets just read: may the key go
+ * in? 0 yes; -EEXIST when a block of it may have landed elsewhere; -EBUSY
+ * when another client claims a word for this fingerprint (it may be
+ * inserting this key). Either way we give our claim back and look again
+ * after a backoff: a claim is never held while waiting, so that a claim
+ * held long means a client that stopped (the lease).
  */
-static int kv__insert(kv_client *c, const struct kv__op *op, uint64_t home_ctrl)
+static int kv__claim_check(kv_client *c, struct kv__op *op, unsigned pos)
 {
-	uint16_t me = c->hello.client_id;
-	uint32_t bs = G(c)->bucket_slots;
-	uint32_t locked[2], target = op->kh.home;
-	uint64_t old[2], swap[2], tctrl = home_ctrl;
-	struct kv_wr w[4];
-	struct kv__found f;
-	unsigned nl = 0, n = 0, ng = 0;
-	int ret;
+	unsigned bp[KV__NPAIR], nb = kv_probe_blocks(&op->kh, c->ws.words, bp);
+	uint16_t lowest;
 
-	if (kv_ctrl_used(home_ctrl)) {
-		if ((ret = kv__read_buckets(c, &op->kh)))
-			return ret;
-		/* The probe skips home, so home must still be as RT1 saw it:
-		 * else our key may have landed there since (and "full" below
-		 * would be a lie). */
-		if (c->ws.ctrl[op->kh.home - op->kh.b1 * bs] != home_ctrl) {
-			kv__saw(c, c->ws.ctrl[op->kh.home - op->kh.b1 * bs]);
-			return -EBUSY;
+	for (unsigned i = 0; i < nb; i++)
+		if (!kv__proven_other(op, c->ws.words[bp[i]])) {
+			kv__saw(c, c->ws.words[bp[i]]);
+			return -EEXIST;
 		}
-		ret = kv__probe(c, op, op->kh.home, &f);
-		if (ret != -ENOENT)
-			return ret ? ret : kv__update_found(c, op, &f);
-		ret = kv_probe_free(G(c), &op->kh, c->ws.ctrl, c->ws.ctrl + bs, &target, &tctrl);
-		if (ret == -EBUSY) /* only claims: any word that moves is progress */
-			for (uint32_t i = 0; i < 2 * bs; i++)
-				kv__saw(c, c->ws.ctrl[i]);
-		if (ret == -ENOSPC)
-			return kv__full_or_moved(c, op);
-		if (ret)
-			return ret;
+	if (kv_probe_claims(&op->kh, c->ws.words, c->hello.client_id, pos, &lowest)) {
+		for (unsigned i = 0; i < KV__NPAIR; i++)
+			if (kv_word_kind(c->ws.words[i]) == KV_WORD_CLAIM)
+				kv__saw(c, c->ws.words[i]);
+		return -EBUSY;
 	}
-	locked[nl] = op->kh.home, old[nl] = home_ctrl;
-	swap[nl++] = kv_ctrl_with_owner(home_ctrl, me);
-	if (target != op->kh.home) {
-		locked[nl] = target, old[nl] = tctrl;
-		swap[nl++] = kv_ctrl_make(me, op->kh.fp, false, kv_ctrl_active(tctrl),
-					  kv_ctrl_seq(tctrl));
-	}
-	for (unsigned i = 0; i < nl; i++)
-		kv__cas(&w[n++], kv_ctrl_off(G(c), locked[i]), &c->ws.word[1 + i], old[i], swap[i]);
-	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)op->kh.b1 * bs), c->ws.ctrl, bs * 8);
-	kv__rd(&w[n++], kv_ctrl_off(G(c), (uint64_t)op->kh.b2 * bs), c->ws.ctrl + bs, bs * 8);
-	if ((ret = kv__run(c, w, n)))                                   /* RT2 */
-		return ret;
-	for (unsigned i = 0; i < nl; i++) {
-		if (c->ws.word[1 + i] == old[i]) { /* keep what we got first */
-			locked[ng] = locked[i];
-			old[ng++] = old[i];
-		} else {
-			kv__saw(c, c->ws.word[1 + i]);
-		}
-	}
-	if (ng < nl) {
-		ret = kv__unlock(c, ng, locked, old);
-		return ret ? ret : -EBUSY;
-	}
-	ret = kv__insert_check(c, op, target, &f);
-	if (ret) {
-		int un = kv__unlock(c, nl, locked, old);
-
-		if (un)
-			return un;
-		return ret == -EEXIST ? kv__update_found(c, op, &f) : ret;
-	}
-	return kv__write_slot(c, op, target, tctrl, true,
-			      target != op->kh.home ? &home_ctrl : NULL);
+	return 0;
 }
 
-static int kv__put_once(kv_client *c, const struct kv__op *op, struct kv__found *unused)
+/*
+ * The key is in neither bucket: claim an empty word for it (a CAS), reading
+ * both buckets behind the CAS. Nobody else inserts this key while we hold
+ * the claim: an insert that claims after us sees our claim, one before us
+ * is seen by us. Then publish our block in the claimed word.
+ */
+static int kv__insert(kv_client *c, struct kv__op *op)
 {
-	struct kv__look lk;
-	struct kv__found f;
-	uint64_t hctrl;
-	bool mine;
+	uint64_t claim = kv_word_claim(op->kh.fp, c->hello.client_id), idx;
+	int pos = kv_probe_empty(c->ws.words), ret;
+	struct kv_wr w[4];
+
+	if (pos == -ENOSPC)
+		return kv__full_or_moved(c, op);
+	idx = kv_pair_idx(&op->kh, (unsigned)pos);
+	kv__cas(&w[0], kv_word_off(G(c), idx), &c->ws.word[1], 0, claim);
+	if ((ret = kv__read_buckets(c, &op->kh, w, 1)))                  /* RT */
+		return ret;
+	if (c->ws.word[1] != 0) {
+		kv__saw(c, c->ws.word[1]);
+		return -EBUSY;
+	}
+	ret = kv__claim_check(c, op, (unsigned)pos);
+	if (ret) {
+		int un = kv__unclaim(c, idx, claim);
+
+		return un ? un : ret == -EEXIST ? -EBUSY : ret;
+	}
+	ret = kv__swing(c, op, idx, claim);                               /* RT */
+	if (ret == -EBUSY) /* only the server clears our claim: we were cut off */
+		return -ECONNRESET;
+	return ret;
+}
+
+static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
+{
+	struct kv__cached *e = kv__cache_get(c, &op->kh);
+	struct kv_wr w[1];
+	unsigned n;
 	int ret;
 
-	(void)unused;
-	if ((ret = kv__read_home(c, op, &lk)))                           /* RT1 */
-		return ret;
-	if (lk.pick == KV_PICK_TORN) {
-		uint64_t word;
-
-		return (ret = kv__read_ctrl(c, op->kh.home, &word)) ? ret : -EAGAIN;
-	}
-	/* What the home slot's control word must be if nobody is writing it:
-	 * the lock CAS expects exactly that, so RT1 need not read it, and a
-	 * successful CAS confirms the look. When home holds our key, its
-	 * fingerprint is the one we just computed. */
-	mine = lk.pick == KV_PICK_RECORD && kv_rec_is_key(&lk.rec, op->key, op->klen);
-	hctrl = kv_slot_ctrl_of(G(c), lk.pick, &lk.rec, mine ? &op->kh : NULL);
-	if (mine)
-		return kv__write_slot(c, op, op->kh.home, hctrl, false, NULL);
-	if (op->del) { /* the key is elsewhere or nowhere: no CAS confirms that */
-		if ((ret = kv__confirm_home(c, op, &lk)))
+	if (e) { /* warm: write the block and swing the word, one doorbell */
+		ret = kv__swing(c, op, e->idx, e->word);                  /* RT1 */
+		if (ret != -EBUSY)
 			return ret;
-		ret = kv__find_away(c, op, &f);
-		return ret ? ret : kv__update_found(c, op, &f);
 	}
-	return kv__insert(c, op, hctrl);
+	n = kv__blk_write(c, op, w);
+	if ((ret = kv__read_buckets(c, &op->kh, w, n)))                   /* RT1 */
+		return ret;
+	op->written = !op->del;
+	ret = kv__find(c, op, f);                                         /* RT2 */
+	if (!ret)
+		return kv__swing(c, op, f->idx, f->word);                 /* RT3 */
+	if (ret != -ENOENT)
+		return ret;
+	if (op->del)
+		return -ENOENT;
+	return kv__insert(c, op);
 }
 
 int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen)
 {
+	struct kv__found f;
 	struct kv__op op;
+	uint64_t gran;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
@@ -709,12 +645,20 @@ int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t v
 	kv__op_init(c, &op, key, klen);
 	op.val = val ? val : "";
 	op.vlen = vlen;
-	c->vlen_hint = vlen; /* values near this size are likely next */
-	return kv__retry(c, kv__put_once, &op, NULL);
+	op.blk_len = (size_t)kv_block_granules(klen, vlen) * KV_GRANULE;
+	if ((ret = kv__alloc(c, op.blk_len, &op.blk_off)))
+		return ret;
+	gran = op.blk_off / KV_GRANULE;
+	op.blk_off += G(c)->data_off;
+	op.w_new = kv_word_block(op.kh.fp, (unsigned)kv_rand_next(&c->rng),
+				 kv_len_code(op.blk_len / KV_GRANULE), gran);
+	kv_block_encode(c->ws.wblk, op.w_new, G(c)->hash_seed, key, klen, op.val, vlen);
+	return kv__retry(c, kv__put_once, &op, &f);
 }
 
 int kv_del(kv_client *c, const void *key, size_t klen)
 {
+	struct kv__found f;
 	struct kv__op op;
 	int ret = kv__check_key(c, klen);
 
@@ -722,5 +666,5 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 		return ret;
 	kv__op_init(c, &op, key, klen);
 	op.del = true;
-	return kv__retry(c, kv__put_once, &op, NULL);
+	return kv__retry(c, kv__put_once, &op, &f);
 }

@@ -172,4 +172,6 @@ const struct kv_wire_ops kv__verbs_wire = {
 	.run = kv__verbs_run,
 	.now_ns = kv__verbs_now,
 	.pause_ns = kv__verbs_pause,
+	.grant = kv__verbs_grant,
+	.seal = kv__verbs_seal,
 };

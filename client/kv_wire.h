@@ -3,7 +3,8 @@
  *
  * Everything kv_ops.c does to the slab goes through struct kv_wire: post a
  * chain of one-sided work requests behind one doorbell and wait for all of
- * them, read the clock, pause. The real wire is verbs (kv_verbs.c); the
+ * them, read the clock, pause, and the two control messages of allocation
+ * (grant, seal). The real wire is verbs (kv_verbs.c); the
  * simulation in tests/ puts a local slab and a seeded scheduler behind the
  * same three calls, so it runs the very same kv_ops.c. kv_ops.c never knows
  * which one it is on.
@@ -43,6 +44,16 @@ struct kv_wire_ops {
 	uint64_t (*now_ns)(void *ctx);
 	/* Let about @ns pass (backoff between retries). */
 	void (*pause_ns)(void *ctx, uint64_t ns);
+	/*
+	 * Ask the server for a grant of at least @need bytes of the data region
+	 * (kv_sweep_grant): 0 and the extent (bytes, data-relative) in *ext;
+	 * -ENOSPC (*largest: the longest free run), -EAGAIN (a pass may free
+	 * enough), or a transport error.
+	 */
+	int (*grant)(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
+		     uint64_t *largest);
+	/* Tell the server nothing more will be published in this grant. */
+	int (*seal)(void *ctx, uint64_t off, uint64_t len);
 };
 
 struct kv_wire {

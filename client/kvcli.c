@@ -120,16 +120,12 @@ static int kv__cmd_demo(kv_client *c, const struct kv_cli_opts *o)
 
 static int kv__cmd_get(kv_client *c, const char *key)
 {
-	struct kv_limits l;
 	size_t vlen = 0;
-	char *buf;
+	void *buf = NULL;
 	int ret;
 
-	kv_client_limits(c, &l);
-	buf = malloc(l.max_value + 1);
-	if (!buf)
-		return KV_EXIT_TRANSPORT;
-	ret = kv_get(c, key, strlen(key), buf, l.max_value, &vlen);
+	/* The value's size is not known before the READ that finds it. */
+	ret = kv_get_alloc(c, key, strlen(key), &buf, &vlen);
 	if (!ret) {
 		fwrite(buf, 1, vlen, stdout);
 		putchar('\n');
@@ -315,13 +311,13 @@ static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 {
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	uint64_t word;
-	uint32_t slot;
+	uint64_t slot;
 	int ours = 1;
 	int ret = kv_debug_lock(c, key, strlen(key), &slot, &word);
 
 	if (ret)
 		return kv__report(c, ret, "debug-hold-lock", strlen(key), 0);
-	printf("HELD %u\n", slot);
+	printf("HELD %llu\n", (unsigned long long)slot);
 	fflush(stdout);
 	nanosleep(&ts, NULL);
 	ret = kv_debug_late_write(c, slot, word, &ours);

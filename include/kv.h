@@ -2,9 +2,13 @@
  * kv.h - client library of the RDMA key-value store.
  *
  * After kv_connect() the client works on the server's slab with one-sided
- * verbs alone: GET is an RDMA READ of the key's home slot, PUT a
- * compare-and-swap lock followed by an RDMA WRITE of the new record and of
- * the unlocked control word, DEL the same with a tombstone. See docs/design.md.
+ * verbs alone. A key is named by one 8-byte word of the slab's index, which
+ * points at an immutable block holding the key and its value. GET READs the
+ * word and then the block (one round trip when this client has seen the key
+ * before: both READs behind one doorbell). PUT WRITEs a new block out of
+ * place, in space the server granted this client, and publishes it with one
+ * compare-and-swap on the word; DEL swings the word to empty. A crash at any
+ * instant leaves the old value or the new one, whole. See docs/design.md.
  *
  * Every function returns 0 or a negative errno; kv_strerror() names it.
  * A kv_client is not thread-safe: use one per thread.
@@ -48,9 +52,11 @@ KV_API int kv_connect(kv_client **out, const char *addr, const char *port,
 KV_API void kv_close(kv_client *c);
 
 /*
- * Store @val under @key. -EINVAL for an empty key, -E2BIG past a limit,
- * -ENOSPC when neither of the key's buckets has a free slot (nothing stored
- * is touched), -EBUSY when the slot stayed locked by another client.
+ * Store @val (@vlen bytes, 0 allowed) under @key. -EINVAL for an empty key,
+ * -E2BIG past a limit, -ENOSPC when the store is full: the memory has no
+ * room for the item, or neither of the key's buckets has a free word
+ * (kv_client_errmsg() says which; nothing stored is touched), -EBUSY when
+ * another client's insert of a key of the same fingerprint stayed stuck.
  */
 KV_API int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen);
 
@@ -62,6 +68,14 @@ KV_API int kv_put(kv_client *c, const void *key, size_t klen, const void *val, s
 KV_API int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	   size_t *vlen);
 
+/*
+ * GET when the value's size is unknown: *val is a buffer of *vlen bytes the
+ * library allocates (free() it), filled from the one READ that found the
+ * key. -ENOENT, -ENOMEM, or as kv_get().
+ */
+KV_API int kv_get_alloc(kv_client *c, const void *key, size_t klen, void **val,
+			size_t *vlen);
+
 /* Remove @key. -ENOENT when absent. */
 KV_API int kv_del(kv_client *c, const void *key, size_t klen);
 
@@ -72,7 +86,9 @@ struct kv_key {
 
 struct kv_result {
 	int status;      /* as kv_get() */
-	const void *val; /* valid until the next call on this client */
+	const void *val; /* valid until the next call on this client; a value
+			    longer than 4 KiB gets -ENOBUFS (vlen says its
+			    size: use kv_get or kv_get_alloc for it) */
 	size_t vlen;
 };
 
@@ -99,7 +115,7 @@ struct kv_limits {
 	size_t max_key;
 	size_t max_value;
 	size_t max_demo;
-	uint64_t slots;
+	uint64_t slots;     /* index words */
 	uint16_t client_id;
 };
 
@@ -110,8 +126,8 @@ struct kv_counters {
 	uint64_t reads, read_bytes;
 	uint64_t writes, write_bytes;
 	uint64_t atomics;
-	uint64_t torn_retries;  /* reads that found no whole copy and retried */
-	uint64_t lock_retries;  /* lock conflicts that backed off and retried */
+	uint64_t torn_retries;  /* reads that found no valid block and retried */
+	uint64_t lock_retries;  /* lost CASes and claims that backed off and retried */
 	uint64_t doorbells;     /* ibv_post_send calls */
 	uint64_t wait_ns;       /* doorbell to completion, if time_waits was set */
 };

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kv_base.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 
 #define put16 kv_st16be
 #define put32 kv_st32be
@@ -57,17 +57,15 @@ size_t kv_hello_encode(uint8_t *buf, const struct kv_hello *h)
 	put32(p + 28, h->rkey);
 	put16(p + 32, h->client_id);
 	/* 34..39 reserved, zero */
-	put64(p + 40, h->geo.ctrl_off);
-	put64(p + 48, h->geo.rec_off);
-	put64(p + 56, h->geo.hash_seed);
-	put32(p + 64, h->geo.nbuckets);
-	put32(p + 68, h->geo.bucket_slots);
-	put32(p + 72, h->geo.rec_size);
+	put64(p + 40, h->geo.index_off);
+	put64(p + 48, h->geo.data_off);
+	put64(p + 56, h->geo.data_len);
+	put64(p + 64, h->geo.hash_seed);
+	put32(p + 72, h->geo.nbuckets);
 	put32(p + 76, h->geo.max_key);
 	put32(p + 80, h->geo.max_value);
-	put32(p + 84, h->geo.head_size);
-	put32(p + 88, h->lease_ms);
-	/* 92..95 reserved, zero */
+	put32(p + 84, h->lease_ms);
+	/* 88..95 reserved, zero */
 	return KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN;
 }
 
@@ -98,16 +96,14 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 	h->scratch_len = get32(p + 24);
 	h->rkey = get32(p + 28);
 	h->client_id = get16(p + 32);
-	h->geo.ctrl_off = get64(p + 40);
-	h->geo.rec_off = get64(p + 48);
-	h->geo.hash_seed = get64(p + 56);
-	h->geo.nbuckets = get32(p + 64);
-	h->geo.bucket_slots = get32(p + 68);
-	h->geo.rec_size = get32(p + 72);
+	h->geo.index_off = get64(p + 40);
+	h->geo.data_off = get64(p + 48);
+	h->geo.data_len = get64(p + 56);
+	h->geo.hash_seed = get64(p + 64);
+	h->geo.nbuckets = get32(p + 72);
 	h->geo.max_key = get32(p + 76);
 	h->geo.max_value = get32(p + 80);
-	h->geo.head_size = get32(p + 84);
-	h->lease_ms = get32(p + 88);
+	h->lease_ms = get32(p + 84);
 
 	if (h->lease_ms > KV_LEASE_MAX_MS) {
 		snprintf(err, errlen, "hello: lock lease of %u ms (at most %u)", h->lease_ms,
@@ -125,8 +121,8 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 	}
 	if (kv_geometry_check(&h->geo, h->slab_len, err, errlen))
 		return -EBADMSG;
-	if (h->scratch_off < h->geo.rec_off + kv_nslots(&h->geo) * 2 * h->geo.rec_size &&
-	    h->scratch_off + h->scratch_len > h->geo.ctrl_off) {
+	if (h->scratch_off < h->geo.data_off + h->geo.data_len &&
+	    h->scratch_off + h->scratch_len > h->geo.index_off) {
 		snprintf(err, errlen, "hello: scratch area overlaps the table");
 		return -EBADMSG;
 	}
@@ -136,54 +132,56 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
 int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 		      char *err, size_t errlen)
 {
-	uint64_t nslots = (uint64_t)g->nbuckets * g->bucket_slots;
+	uint64_t index_len = (uint64_t)g->nbuckets * KV_BUCKET_BYTES;
 
-	if (g->bucket_slots == 0 || g->bucket_slots > KV_MAX_BUCKET_SLOTS ||
-	    g->nbuckets < 2) {
-		snprintf(err, errlen, "geometry: %u buckets of %u slots",
-			 g->nbuckets, g->bucket_slots);
+	if (g->nbuckets < 2) {
+		snprintf(err, errlen, "geometry: %u buckets (at least 2)", g->nbuckets);
 		return -EINVAL;
 	}
-	if (g->max_key == 0 || g->max_key > KV_KEY_LIMIT || g->max_value == 0 ||
-	    g->max_value > KV_VALUE_LIMIT) {
+	if (g->max_key == 0 || g->max_key > KV_KEY_LIMIT || g->max_value > KV_VALUE_LIMIT) {
 		snprintf(err, errlen, "geometry: key limit %u, value limit %u",
 			 g->max_key, g->max_value);
 		return -EINVAL;
 	}
-	if (g->rec_size % 8 ||
-	    g->rec_size < KV_REC_HDR + (uint64_t)g->max_key + g->max_value) {
-		snprintf(err, errlen, "geometry: record size %u too small", g->rec_size);
+	if (g->index_off % KV_BUCKET_BYTES || g->index_off > slab_len ||
+	    index_len > slab_len - g->index_off) {
+		snprintf(err, errlen, "geometry: index outside the slab");
 		return -EINVAL;
 	}
-	if (nslots > UINT32_MAX) {
-		snprintf(err, errlen, "geometry: %llu slots (at most 2^32 - 1)",
-			 (unsigned long long)nslots);
+	if (g->data_off % KV_GRANULE || g->data_len % KV_GRANULE || g->data_len == 0 ||
+	    g->data_off > slab_len || g->data_len > slab_len - g->data_off ||
+	    g->data_len / KV_GRANULE > 1ull << KV_GRAN_BITS) {
+		snprintf(err, errlen, "geometry: data region outside the slab");
 		return -EINVAL;
 	}
-	if (g->rec_size != kv_rec_size_for(g->max_key, g->max_value)) {
-		snprintf(err, errlen, "geometry: record size %u does not match the limits",
-			 g->rec_size);
+	if (g->index_off + index_len > g->data_off) {
+		snprintf(err, errlen, "geometry: index overlaps the data region");
 		return -EINVAL;
 	}
-	if (g->head_size % 8 || g->head_size < KV_REC_HDR + 8 ||
-	    g->head_size > g->rec_size || g->head_size > KV_HEAD_LIMIT) {
-		snprintf(err, errlen, "geometry: head size %u", g->head_size);
-		return -EINVAL;
-	}
-	if (g->ctrl_off % 8 || g->ctrl_off > slab_len ||
-	    nslots * 8 > slab_len - g->ctrl_off) {
-		snprintf(err, errlen, "geometry: control words outside the slab");
-		return -EINVAL;
-	}
-	if (g->rec_off % 8 || g->rec_off > slab_len ||
-	    nslots * 2 > (slab_len - g->rec_off) / g->rec_size) {
-		snprintf(err, errlen, "geometry: records outside the slab");
-		return -EINVAL;
-	}
-	if (g->ctrl_off + nslots * 8 > g->rec_off) {
-		snprintf(err, errlen, "geometry: control words overlap the records");
-		return -EINVAL;
-	}
+	return 0;
+}
+
+size_t kv_extent_encode(uint8_t *buf, uint16_t type, uint32_t status, uint64_t a,
+			uint64_t b)
+{
+	uint8_t *p = buf + kv_msg_put_header(buf, type, KV_EXTENT_PAYLOAD_LEN, status);
+
+	put64(p, a);
+	put64(p + 8, b);
+	return KV_MSG_HDR_LEN + KV_EXTENT_PAYLOAD_LEN;
+}
+
+int kv_extent_decode(const uint8_t *buf, size_t len, uint16_t type, uint32_t *status,
+		     uint64_t *a, uint64_t *b)
+{
+	struct kv_msg_header hdr;
+
+	if (kv_msg_get_header(buf, len, &hdr) || hdr.type != type ||
+	    hdr.payload_len != KV_EXTENT_PAYLOAD_LEN)
+		return -EBADMSG;
+	*status = hdr.status;
+	*a = get64(buf + KV_MSG_HDR_LEN);
+	*b = get64(buf + KV_MSG_HDR_LEN + 8);
 	return 0;
 }
 
@@ -193,6 +191,9 @@ const char *kv_msg_type_name(uint16_t type)
 	case KV_MSG_HELLO: return "hello";
 	case KV_MSG_STATS_REQ: return "stats request";
 	case KV_MSG_STATS_RESP: return "stats response";
+	case KV_MSG_GRANT_REQ: return "grant request";
+	case KV_MSG_GRANT: return "grant";
+	case KV_MSG_SEAL: return "seal";
 	default: return "unknown message";
 	}
 }

@@ -14,11 +14,12 @@
 #include <stdint.h>
 
 #define KV_PROTO_MAGIC 0x4b565244u /* "KVRD" */
-#define KV_PROTO_VERSION 2u /* 2: lock leases, insert claims carry the fingerprint */
+#define KV_PROTO_VERSION 3u /* 3: index words and out-of-place blocks, grants */
 #define KV_DEFAULT_PORT 20886u
 #define KV_MSG_HDR_LEN 16
 #define KV_MSG_MAX 4096 /* every control buffer has this size */
 #define KV_HELLO_PAYLOAD_LEN 96
+#define KV_EXTENT_PAYLOAD_LEN 16 /* grant request, grant, seal */
 #define KV_LEASE_MIN_MS 50u          /* kvserver --lease bounds and default */
 #define KV_LEASE_MAX_MS 600000u
 #define KV_DEFAULT_LEASE_MS 1000u
@@ -27,6 +28,12 @@ enum kv_msg_type {
 	KV_MSG_HELLO = 1,      /* server -> client, once, after ESTABLISHED */
 	KV_MSG_STATS_REQ = 2,  /* client -> server */
 	KV_MSG_STATS_RESP = 3, /* server -> client, payload is JSON text */
+	KV_MSG_GRANT_REQ = 4,  /* client -> server: u64 need, u64 want (bytes) */
+	KV_MSG_GRANT = 5,      /* server -> client: u64 off, u64 len (bytes of the
+				  data region); status ENOSPC: u64 0, u64 the
+				  largest free run */
+	KV_MSG_SEAL = 6,       /* client -> server, no reply: u64 off, u64 len;
+				  nothing more will be published in it */
 };
 
 /*
@@ -34,13 +41,11 @@ enum kv_msg_type {
  * all of its addressing from here; kv_geometry_check() vets it first.
  */
 struct kv_geometry {
-	uint64_t ctrl_off;     /* nslots 8-byte control words */
-	uint64_t rec_off;      /* nslots * 2 record copies of rec_size bytes */
+	uint64_t index_off;    /* nbuckets buckets of 64 B (kv_index.h) */
+	uint64_t data_off;     /* the data region: blocks at 16 B granules */
+	uint64_t data_len;
 	uint64_t hash_seed;
 	uint32_t nbuckets;
-	uint32_t bucket_slots; /* slots per bucket */
-	uint32_t rec_size;     /* bytes per record copy (header + key + value) */
-	uint32_t head_size;    /* bytes of each copy kept in the slot's head */
 	uint32_t max_key;
 	uint32_t max_value;
 };
@@ -94,6 +99,13 @@ int kv_hello_decode(const uint8_t *buf, size_t len, struct kv_hello *h,
  */
 int kv_geometry_check(const struct kv_geometry *g, uint64_t slab_len,
 		      char *err, size_t errlen);
+
+/* An extent message (grant request, grant, seal): two u64. */
+size_t kv_extent_encode(uint8_t *buf, uint16_t type, uint32_t status, uint64_t a,
+			uint64_t b);
+/* Decode one of @type; -EBADMSG unless it is exactly that. */
+int kv_extent_decode(const uint8_t *buf, size_t len, uint16_t type, uint32_t *status,
+		     uint64_t *a, uint64_t *b);
 
 /* Human name of a message type, for logs. */
 const char *kv_msg_type_name(uint16_t type);

@@ -1,4 +1,4 @@
-/* kv_sweep.c - the server's incremental sweep of the control words (kv_sweep.h). */
+/* kv_sweep.c - the server's incremental walk of the index (kv_sweep.h). */
 #include "kv_sweep.h"
 
 #include <errno.h>
@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "kv_base.h"
-#include "kv_slot.h"
+#include "kv_index.h"
+
+#define KV_POLICY_MIN (64u << 10)
+#define KV_POLICY_MAX (1u << 20)
 
 int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g,
 		  uint64_t lease_ns, kv_sweep_fence_fn fence, void *fence_ctx)
@@ -17,13 +20,17 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 	s->lease_ns = lease_ns;
 	s->fence = fence;
 	s->fence_ctx = fence_ctx;
-	s->scratch = malloc(2 * (size_t)g->rec_size);
+	s->policy.min_bytes = KV_POLICY_MIN;
+	s->policy.max_bytes = KV_POLICY_MAX;
 	s->state = calloc(KV_SWEEP_IDS, 1);
 	s->gone_at = calloc(KV_SWEEP_IDS, sizeof(*s->gone_at));
-	s->lock = calloc(kv_nslots(g), sizeof(*s->lock));
+	s->grants = calloc(KV_SWEEP_IDS, sizeof(*s->grants));
 	s->progress_ns = calloc(KV_SWEEP_IDS, sizeof(*s->progress_ns));
 	s->track = calloc(KV_SWEEP_TRACK, sizeof(*s->track));
-	if (!s->scratch || !s->state || !s->gone_at || !s->lock || !s->progress_ns || !s->track) {
+	s->refused_at = calloc(KV_SWEEP_IDS, sizeof(*s->refused_at));
+	if (!s->state || !s->gone_at || !s->grants || !s->progress_ns || !s->track ||
+	    !s->refused_at ||
+	    kv_alloc_init(&s->alloc, kv_data_granules(g))) {
 		kv_sweep_free(s);
 		return -ENOMEM;
 	}
@@ -32,19 +39,23 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 
 void kv_sweep_free(struct kv_sweep *s)
 {
-	free(s->scratch);
 	free(s->state);
 	free(s->gone_at);
-	free(s->lock);
+	free(s->grants);
 	free(s->progress_ns);
 	free(s->track);
+	free(s->refused_at);
+	kv_alloc_free(&s->alloc);
 	memset(s, 0, sizeof(*s));
 }
 
 void kv_sweep_owner_live(struct kv_sweep *s, uint16_t id)
 {
 	s->state[id] = KV_OWNER_LIVE;
-	s->progress_ns[id] = 0; /* set by its first lock */
+	s->nlive++;
+	s->progress_ns[id] = 0; /* set by its first claim */
+	s->refused_at[id] = 0;
+	memset(s->grants[id], 0, sizeof(s->grants[id]));
 }
 
 void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
@@ -52,11 +63,20 @@ void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
 	if (s->state[id] != KV_OWNER_LIVE)
 		return;
 	s->state[id] = KV_OWNER_GONE;
+	s->nlive--;
 	s->gone_at[id] = s->passes;
 	s->ngone++;
+	/* Nothing of it can land any more: what it did not publish is garbage. */
+	for (unsigned i = 0; i < KV_OWNER_GRANTS; i++) {
+		struct kv_extent *e = &s->grants[id][i];
+
+		if (e->len)
+			kv_alloc_seal(&s->alloc, e);
+		e->len = 0;
+	}
 }
 
-/* The pass under way when it went may have passed its slots already: wait
+/* The pass under way when it went may have passed its claims already: wait
  * for the next one to end. */
 static void kv__sweep_expire(struct kv_sweep *s)
 {
@@ -77,86 +97,148 @@ bool kv_sweep_pending(const struct kv_sweep *s)
 	return s->ngone != 0;
 }
 
-/* A nonzero 32-bit digest of a lock word (splitmix64's finalizer). */
-static uint32_t kv__word_hash(uint64_t w)
+uint64_t kv_sweep_used_bytes(const struct kv_sweep *s)
 {
-	uint32_t h = (uint32_t)(kv_rand_seed(w) >> 32);
+	const struct kv_alloc_stats *st = &s->alloc.st;
 
-	return h ? h : 1;
+	return (st->granules - st->free - st->held) * KV_GRANULE;
 }
 
-/*
- * A live owner holds @slot with @w. Is this word there since more than a
- * lease ago, with no new lock of the owner anywhere since (kv_sweep.h)?
- * *fresh says whether it is a new lock. The word counts as the same lock
- * only if it was seen in this pass or the one before: a slot seen unlocked
- * in between is never looked up, so unlocked slots cost no memory access.
- */
-static bool kv__lease_expired(struct kv_sweep *s, uint16_t owner, uint64_t slot,
-			      uint64_t w, uint64_t now, bool *fresh)
+int kv_sweep_grant(struct kv_sweep *s, uint16_t owner, uint64_t need,
+		   struct kv_extent *ext, uint64_t *largest)
 {
-	struct kv_sweep_lock *l = &s->lock[slot];
-	uint32_t h = kv__word_hash(w), now_ms = (uint32_t)(now / 1000000u);
-	uint32_t pass = (uint32_t)s->passes;
+	struct kv_extent *slot = NULL, got;
+	uint64_t need_g = (need + KV_GRANULE - 1) / KV_GRANULE, want_g, want;
+	uint64_t free_b = s->alloc.st.free * KV_GRANULE;
+	int ret;
 
-	*fresh = l->hash != h || (uint32_t)(pass - l->pass) > 1;
-	l->pass = pass;
-	if (*fresh) {
-		l->hash = h;
-		l->since_ms = now_ms;
-		s->progress_ns[owner] = now;
-		return false;
+	*largest = 0;
+	if (s->state[owner] != KV_OWNER_LIVE || need == 0 || need > s->g->data_len)
+		return -EINVAL;
+	for (unsigned i = 0; i < KV_OWNER_GRANTS && !slot; i++)
+		if (!s->grants[owner][i].len)
+			slot = &s->grants[owner][i];
+	if (!slot)
+		return -EMFILE;
+	/* An eighth of the free space per client, within the policy's bounds:
+	 * what idle clients strand shrinks as the store fills. */
+	want = free_b / (8ull * (s->nlive ? s->nlive : 1));
+	if (want < s->policy.min_bytes)
+		want = s->policy.min_bytes;
+	if (want > s->policy.max_bytes)
+		want = s->policy.max_bytes;
+	want_g = want / KV_GRANULE;
+	if (want_g < need_g)
+		want_g = need_g;
+	ret = kv_alloc_grant(&s->alloc, need_g, want_g, &got);
+	if (ret) {
+		uint64_t *r = &s->refused_at[owner];
+
+		/* Full only if a whole pass, begun after the first refusal, did
+		 * not free enough: the pass under way may have begun before the
+		 * last seal. The client asks again meanwhile. */
+		*largest = kv_alloc_largest(&s->alloc) * KV_GRANULE;
+		if (!*r)
+			*r = s->passes + 2;
+		if (s->passes < *r)
+			return -EAGAIN;
+		*r = 0;
+		return -ENOSPC;
 	}
-	return s->lease_ns && (uint64_t)(uint32_t)(now_ms - l->since_ms) * 1000000u > s->lease_ns &&
-	       now - s->progress_ns[owner] > s->lease_ns;
+	s->refused_at[owner] = 0;
+	*slot = got;
+	ext->off = got.off * KV_GRANULE;
+	ext->len = got.len * KV_GRANULE;
+	return 0;
 }
 
-static uint64_t kv__word(const struct kv_sweep *s, uint64_t slot)
+int kv_sweep_seal(struct kv_sweep *s, uint16_t owner, const struct kv_extent *ext)
 {
-	return __atomic_load_n((uint64_t *)(void *)(s->slab + kv_ctrl_off(s->g, slot)),
-			       __ATOMIC_ACQUIRE);
+	if (s->state[owner] != KV_OWNER_LIVE || ext->off % KV_GRANULE || ext->len % KV_GRANULE)
+		return -EINVAL;
+	for (unsigned i = 0; i < KV_OWNER_GRANTS; i++) {
+		struct kv_extent *e = &s->grants[owner][i];
+
+		if (e->len && e->off * KV_GRANULE == ext->off && e->len * KV_GRANULE == ext->len) {
+			int ret = kv_alloc_seal(&s->alloc, e);
+
+			if (!ret)
+				e->len = 0;
+			return ret;
+		}
+	}
+	return -EINVAL;
+}
+
+/* The tracked entry for claim word @idx, or NULL. */
+static struct kv_sweep_claim *kv__tracked(struct kv_sweep *s, uint64_t idx)
+{
+	for (uint32_t i = 0; i < s->ntrack; i++)
+		if (s->track[i].idx == idx)
+			return &s->track[i];
+	return NULL;
+}
+
+static uint64_t *kv__wordp(const struct kv_sweep *s, uint64_t idx)
+{
+	return (uint64_t *)(void *)(s->slab + kv_word_off(s->g, idx));
+}
+
+/* Clear a claim of an owner that is gone; a word that changed meanwhile is
+ * someone else's (no CAS can match a claim of a gone owner). */
+static unsigned kv__settle(struct kv_sweep *s, uint64_t idx, uint64_t w)
+{
+	uint64_t expect = w;
+
+	return __atomic_compare_exchange_n(kv__wordp(s, idx), &expect, 0, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 1 : 0;
 }
 
 /*
- * Look at @slot, locked with @w, at @now: release it if its owner is not
- * live, fence an owner past its lease first. Returns 1 if it released the
- * lock; *held says whether a live owner still holds it, *fresh whether that
- * is a lock not seen before.
+ * Look at claim word @idx holding @w at @now: clear it if its owner is not
+ * live (fencing an owner past its lease first). Returns 1 if it cleared it;
+ * *held says whether a live owner still holds it.
  */
-static unsigned kv__look(struct kv_sweep *s, uint64_t slot, uint64_t w, uint64_t now,
-			 bool *held, bool *fresh)
+static unsigned kv__look_claim(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_t now,
+			       bool *held)
 {
-	uint16_t owner = kv_ctrl_owner(w);
+	uint16_t owner = kv_word_owner(w);
+	struct kv_sweep_claim *t = kv__tracked(s, idx);
 
-	*held = *fresh = false;
-	if (s->state[owner] == KV_OWNER_LIVE && kv__lease_expired(s, owner, slot, w, now, fresh)) {
-		s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
-		kv_sweep_owner_gone(s, owner);
-		s->fenced++;
+	*held = false;
+	if (s->state[owner] == KV_OWNER_LIVE) {
+		if (!t || t->word != w) { /* a new claim: its owner is working */
+			if (!t && s->ntrack < KV_SWEEP_TRACK)
+				t = &s->track[s->ntrack++];
+			if (t)
+				*t = (struct kv_sweep_claim){idx, w, now};
+			s->progress_ns[owner] = now;
+		} else if (s->lease_ns && now - t->since_ns > s->lease_ns &&
+			   now - s->progress_ns[owner] > s->lease_ns) {
+			s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
+			kv_sweep_owner_gone(s, owner);
+			s->fenced++;
+		}
 	}
 	if (s->state[owner] == KV_OWNER_LIVE) {
 		*held = true;
 		return 0;
 	}
-	kv_slot_settle(s->slab, s->g, slot, w, s->scratch);
-	s->lock[slot].hash = 0;
-	*fresh = false;
-	return 1;
+	return kv__settle(s, idx, w);
 }
 
-/* Look again at the slots seen locked; forget those that are not any more. */
+/* Look again at the claims seen held; forget those that are gone. */
 static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 {
 	unsigned released = 0;
 
 	for (uint32_t i = 0; i < s->ntrack;) {
-		uint64_t slot = s->track[i], w = kv__word(s, slot);
-		bool held = false, fresh;
+		uint64_t idx = s->track[i].idx;
+		uint64_t w = __atomic_load_n(kv__wordp(s, idx), __ATOMIC_ACQUIRE);
+		bool held = false;
 
-		if (kv_ctrl_owner(w))
-			released += kv__look(s, slot, w, now, &held, &fresh);
-		else
-			s->lock[slot].hash = 0; /* given back: a new lock next time */
+		if (kv_word_kind(w) == KV_WORD_CLAIM)
+			released += kv__look_claim(s, idx, w, now, &held);
 		if (held)
 			i++;
 		else
@@ -165,31 +247,76 @@ static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 	return released;
 }
 
+/* Mark the extent block word @w names: exactly its block when the header
+ * there is its own, else all the word's length says. */
+static void kv__mark_block(struct kv_sweep *s, uint64_t w)
+{
+	const struct kv_geometry *g = s->g;
+	uint64_t len = kv_block_read_len(g, w), gran = kv_word_gran(w);
+	struct kv_extent e = {gran, len / KV_GRANULE};
+
+	if (!len)
+		return;
+	if (len >= KV_BLOCK_HDR) {
+		const uint8_t *b = s->slab + kv_block_off(g, w);
+		uint64_t head = __atomic_load_n((const uint64_t *)(const void *)b,
+						__ATOMIC_RELAXED);
+		uint64_t n = kv_block_granules(kv_ld16le(b + 12), kv_ld32le(b + 8));
+
+		if (head == w && n <= e.len) {
+			e.len = n;
+			s->cur.payload_bytes += kv_ld16le(b + 12) + (uint64_t)kv_ld32le(b + 8);
+		}
+	}
+	s->cur.block_bytes += e.len * KV_GRANULE;
+	kv_alloc_mark(&s->alloc, &e);
+}
+
+static void kv__pass_end(struct kv_sweep *s)
+{
+	s->last = s->cur;
+	memset(&s->cur, 0, sizeof(s->cur));
+	s->passes++;
+	s->sweeping = false;
+	s->cursor = 0;
+	kv__sweep_expire(s);
+}
+
 unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 {
-	uint64_t n = kv_nslots(s->g);
+	uint64_t n = kv_nwords(s->g);
 	unsigned released = kv__recheck(s, now_ns);
 
-	while (budget--) {
-		uint64_t slot = s->cursor;
-		uint64_t w = kv__word(s, slot);
+	while (budget) {
+		if (s->sweeping) {
+			uint64_t b = budget;
 
-		s->cur.used += kv_ctrl_used(w);
-		if (kv_ctrl_owner(w)) {
-			bool held, fresh;
+			budget = 0;
+			if (kv_alloc_sweep_step(&s->alloc, b))
+				kv__pass_end(s);
+			break;
+		}
+		if (s->cursor == 0)
+			kv_alloc_pass_begin(&s->alloc);
+		for (; budget && s->cursor < n; budget--, s->cursor++) {
+			uint64_t w = __atomic_load_n(kv__wordp(s, s->cursor), __ATOMIC_ACQUIRE);
+			bool held;
 
-			released += kv__look(s, slot, w, now_ns, &held, &fresh);
-			s->cur.locked += held;
-			if (fresh && s->ntrack < KV_SWEEP_TRACK)
-				s->track[s->ntrack++] = slot;
+			switch (kv_word_kind(w)) {
+			case KV_WORD_BLOCK:
+				s->cur.items++;
+				kv__mark_block(s, w);
+				break;
+			case KV_WORD_CLAIM:
+				released += kv__look_claim(s, s->cursor, w, now_ns, &held);
+				s->cur.claims += held;
+				break;
+			default:
+				break;
+			}
 		}
-		if (++s->cursor == n) {
-			s->cursor = 0;
-			s->last = s->cur;
-			memset(&s->cur, 0, sizeof(s->cur));
-			s->passes++;
-			kv__sweep_expire(s);
-		}
+		if (s->cursor == n)
+			s->sweeping = true;
 	}
 	s->released += released;
 	return released;

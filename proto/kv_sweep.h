@@ -1,28 +1,22 @@
 /*
  * kv_sweep.h - the server's side of the protocol over slab contents: an
- * incremental sweep of the control words that releases the locks of clients
- * that are gone, breaks locks held past their lease (fencing the holder
- * first), and counts used and locked slots.
+ * incremental walk of the index words that releases the insert claims of
+ * clients that are gone, breaks claims held past their lease (fencing the
+ * holder first), marks the blocks the index names for the allocator, counts
+ * items, and hands out and takes back the clients' grants of data space.
  *
- * The lease: a pass sees each slot once, so a lock word seen in two passes
- * in a row may be one lock held all along or the same word taken again (an
- * insert lock on a home slot that holds another key looks the same every
- * time). So a lock counts as held past its lease only if its owner has also
- * taken no new lock word anywhere for a lease: every operation a working
- * client completes leaves a new word behind (a new seq, a new claim), while
- * a stopped, hung or vanished one takes none. And since a pass samples a
- * slot only once a lease, every step also looks again at the slots it saw
- * locked (up to KV_SWEEP_TRACK of them): a lock must be seen held, with the
- * same word, at every step for a whole lease. A working client that takes
- * the same word again and again (an insert lock held a quarter of the time)
- * is then caught only if every one of those looks, ten a lease at kvserver's
- * pace, finds it locked and none finds a new lock of it: about 1e-6 a lease
- * for one client inserting without a pause. A client that keeps working
- * while it leaks a lock is not caught; it is a bug the lease does not cover. Pure code over a slab in memory,
- * so the simulation runs exactly what kvserver runs.
+ * Claims are the only locks of the store: an update or a delete publishes
+ * with one CAS and holds nothing. A claim is held for one round trip by a
+ * working client, so one seen with the same word at every look for a whole
+ * lease, by an owner that took no new claim meanwhile, is held by a stopped,
+ * hung or vanished client: the sweep fences it and clears the claim. Claims
+ * seen held are looked at again at every step (up to KV_SWEEP_TRACK of them).
  *
- * Each call looks at a bounded number of slots, so a large slab never stalls
- * the server's event loop; a full pass takes ceil(nslots / budget) calls.
+ * A pass is a walk of every index word (marking named extents in the
+ * allocator), then the allocator's sweep of its bitmaps, which frees what the
+ * walk did not mark. Each call does a bounded amount of work, so a large slab
+ * never stalls the server's event loop. Pure code over a slab in memory, so
+ * the simulation runs exactly what kvserver runs.
  */
 #ifndef KV_SWEEP_H
 #define KV_SWEEP_H
@@ -30,81 +24,113 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kv_alloc.h"
 #include "kv_proto.h"
 
 #define KV_SWEEP_IDS 65536u
-#define KV_SWEEP_TRACK 4096u /* locked slots looked at again every step */
+#define KV_SWEEP_TRACK 4096u   /* claims looked at again every step */
+#define KV_OWNER_GRANTS 4u     /* open grants a client may hold at once */
 
-/* What the last pass saw locked in one slot, for the lease. */
-struct kv_sweep_lock {
-	uint32_t hash;     /* of the lock word; 0: none */
-	uint32_t since_ms; /* when this word was first seen there */
-	uint32_t pass;     /* the pass that last saw it (low 32 bits) */
+/* A claim seen held, for the lease. */
+struct kv_sweep_claim {
+	uint64_t idx;      /* index word */
+	uint64_t word;
+	uint64_t since_ns; /* when this word was first seen there */
 };
 
 struct kv_sweep_census {
-	uint64_t used;   /* words that say used */
-	uint64_t locked; /* words with an owner */
+	uint64_t items;          /* block words */
+	uint64_t claims;         /* claim words of live owners */
+	uint64_t payload_bytes;  /* key + value bytes of the items */
+	uint64_t block_bytes;    /* bytes of their blocks (granules) */
 };
 
 enum kv_owner_state {
-	KV_OWNER_FREE = 0, /* no client has this id: its locks are released */
-	KV_OWNER_LIVE,     /* connected: its locks are respected until the lease */
+	KV_OWNER_FREE = 0, /* no client has this id: nothing names it */
+	KV_OWNER_LIVE,     /* connected: its claims are respected until the lease */
 	KV_OWNER_GONE,     /* disconnected or fenced: released, id not yet reusable */
 };
 
 /*
- * Called when a live owner held the same lock word for longer than the
- * lease, and took no new lock meanwhile. It must cut the owner off the slab before it returns (destroy or
- * move to error its queue pair), so that no WRITE of it can land afterwards.
- * The sweep then marks it gone and releases its locks.
+ * Called when a live owner held the same claim for longer than the lease and
+ * took no new claim meanwhile. It must cut the owner off the slab before it
+ * returns (destroy or move to error its queue pair), so that nothing of it
+ * can land afterwards. The sweep then marks it gone and releases its claims
+ * and grants.
  */
 typedef void (*kv_sweep_fence_fn)(void *ctx, uint16_t owner);
+
+/* Grant sizes: the server scales them with free space and clients. */
+struct kv_grant_policy {
+	uint64_t min_bytes, max_bytes;
+};
 
 struct kv_sweep {
 	uint8_t *slab;
 	const struct kv_geometry *g;
-	uint8_t *scratch;              /* 2 * rec_size */
-	uint64_t lease_ns;             /* 0: locks of live owners are never broken */
-	uint64_t cursor;               /* next slot to look at */
+	struct kv_alloc alloc;
+	struct kv_grant_policy policy;
+	uint64_t lease_ns;             /* 0: claims of live owners are never broken */
+	uint64_t cursor;               /* next index word of the walk */
+	bool sweeping;                 /* the walk is done; the allocator sweeps */
 	uint64_t passes;               /* full passes completed */
 	struct kv_sweep_census cur;    /* counting in the pass under way */
 	struct kv_sweep_census last;   /* the last full pass */
-	uint64_t released;             /* locks released since start */
+	uint64_t released;             /* claims released since start */
 	uint64_t fenced;               /* owners fenced since start */
 	uint8_t *state;                /* enum kv_owner_state per id */
-	uint32_t ngone;                /* ids in KV_OWNER_GONE */
+	uint32_t ngone, nlive;
 	uint64_t *gone_at;             /* passes when the id went gone */
-	struct kv_sweep_lock *lock;    /* per slot */
-	uint64_t *track;               /* slots a pass saw locked by a live owner */
+	struct kv_extent (*grants)[KV_OWNER_GRANTS]; /* per id; len 0: none */
+	struct kv_sweep_claim *track;
 	uint32_t ntrack;
-	uint64_t *progress_ns;         /* per id: when it was last seen take a new lock */
+	uint64_t *progress_ns;         /* per id: when it was last seen take a new claim */
+	uint64_t *refused_at;          /* per id: pass count at which a refused
+					  grant becomes "store full" (0: none) */
 	kv_sweep_fence_fn fence;
 	void *fence_ctx;
 };
 
-/* Set up for a slab; 0 or -ENOMEM. Every id starts free. */
+/* Set up for a slab whose index is all empty and data all free; 0 or -ENOMEM. */
 int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g,
 		  uint64_t lease_ns, kv_sweep_fence_fn fence, void *fence_ctx);
 void kv_sweep_free(struct kv_sweep *s);
 
-/* A client got @id / went away (its queue pair is already gone). */
+/* A client got @id / went away (its queue pair is already gone: its open
+ * grants are sealed now). */
 void kv_sweep_owner_live(struct kv_sweep *s, uint16_t id);
 void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id);
 
-/*
- * An id may be handed out again once it is free: a gone id becomes free when
- * a whole pass has run after it went, so no lock can still name it.
- */
+/* A gone id becomes free when two passes have ended since it went. */
 bool kv_sweep_id_free(const struct kv_sweep *s, uint16_t id);
 
 /* Whether any id is gone and waiting for a pass (the server sweeps sooner). */
 bool kv_sweep_pending(const struct kv_sweep *s);
 
 /*
- * Look at up to @budget slots from the cursor, at time @now_ns. Returns the
- * number of locks released.
+ * A grant of at least @need bytes of the data region for live @owner (byte
+ * offset and length in *ext, granule-aligned). 0; -EAGAIN when no run of
+ * @need is free now (*largest: the longest free run, bytes): ask again, a
+ * pass may free what was overwritten, deleted or sealed; -ENOSPC when the
+ * owner asked before and a whole pass has run since, so the store is truly
+ * full for this size; -EMFILE when the owner holds
+ * KV_OWNER_GRANTS already; -EINVAL when need is 0 or past the region, or the
+ * owner is not live.
+ */
+int kv_sweep_grant(struct kv_sweep *s, uint16_t owner, uint64_t need,
+		   struct kv_extent *ext, uint64_t *largest);
+
+/* @owner will publish nothing more in its grant @ext (bytes, as granted).
+ * -EINVAL when @ext is not one of its open grants (nothing changes). */
+int kv_sweep_seal(struct kv_sweep *s, uint16_t owner, const struct kv_extent *ext);
+
+/*
+ * Do up to @budget units of work (index words, then bitmap words) at time
+ * @now_ns. Returns the number of claims released.
  */
 unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns);
+
+/* Bytes of the data region that are neither free nor held by a client. */
+uint64_t kv_sweep_used_bytes(const struct kv_sweep *s);
 
 #endif

@@ -19,7 +19,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "kv_base.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 
 #define KV_EP_CM 0
 #define KV_EP_SIGNAL 1
@@ -27,8 +27,8 @@
 #define KV_EP_DEV 3 /* + device index */
 #define KV_EP_ASYNC (1ull << 32) /* + device index: its async events */
 
-/* Stats count the slots when asked up to this many (about 1.5 ms on the
- * project's host); beyond, the sweep's last pass is the count. */
+/* Stats count the index words when asked up to this many (about 1.5 ms on
+ * the project's host); beyond, the sweep's last pass is the count. */
 #define KV_CENSUS_NOW_MAX (1ull << 20)
 
 __attribute__((format(printf, 1, 0)))
@@ -176,16 +176,24 @@ struct kv__dev *kv__dev_of(struct kv_server *s, struct ibv_context *verbs)
 /* ---- the sweep ----------------------------------------------------------- */
 
 /*
- * The sweep (kv_sweep.c) walks every control word once per lease, a bounded
- * step per timer tick, so a lock held past its lease is broken within about
- * two leases and a big slab never stalls the loop. While a client that went
- * away may still hold locks, it ticks every millisecond with a larger step,
- * so that its locks come back within a few passes' time.
+ * The sweep (kv_sweep.c) makes one pass per lease, a bounded step per timer
+ * tick: a pass walks every index word, then every word of the allocator's
+ * bitmaps (64 granules each). So a claim held past its lease is broken within
+ * about two leases, space given up comes back within about two leases, and a
+ * big slab never stalls the loop. While a client that went away may still
+ * hold claims, it ticks every millisecond with a larger step, so that its
+ * claims and grants come back within a few passes' time.
  */
 #define KV_TICK_MAX_NS 100000000ull /* 100 ms */
 #define KV_TICK_FAST_NS 1000000ull  /* 1 ms */
-#define KV_STEP_FAST 65536ull       /* slots a fast tick looks at */
+#define KV_STEP_FAST 65536ull       /* units (words) a fast tick does */
 #define KV_STEP_MIN 1024ull
+
+/* Units of work in one pass: index words, then bitmap words. */
+static uint64_t kv__pass_units(const struct kv_server *s)
+{
+	return kv_nwords(&s->geo) + (kv_data_granules(&s->geo) + 63) / 64;
+}
 
 static uint64_t kv__tick_ns(const struct kv_server *s)
 {
@@ -218,7 +226,7 @@ void kv__sweep_hurry(struct kv_server *s)
 
 static void kv__on_timer(struct kv_server *s)
 {
-	uint64_t ticks, n = kv_nslots(&s->geo), step;
+	uint64_t ticks, n = kv__pass_units(s), step;
 	unsigned released;
 
 	if (read(s->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
@@ -234,7 +242,7 @@ static void kv__on_timer(struct kv_server *s)
 	if (s->relisten)
 		kv__relisten(s);
 	if (released)
-		kv__srv_log(s, "released %u slot lock(s) of clients that are gone", released);
+		kv__srv_log(s, "released %u insert claim(s) of clients that are gone", released);
 	if (kv__timer_arm(s, kv__tick_ns(s)))
 		kv__srv_err("timerfd_settime: %s", strerror(errno));
 }
@@ -415,9 +423,9 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		kv__srv_err("getrandom: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = kv_geometry_layout(s->slab.len, o->max_key, o->max_value,
-				 KV_DEFAULT_BUCKET_SLOTS, o->head_size, seed, &s->geo, err, sizeof(err));
-	if (ret) {
+	ret = kv_geometry_layout(s->slab.len, o->index_size, o->max_key, o->max_value, seed,
+				 &s->geo, err, sizeof(err));
+	if (ret) { /* kv_server_parse_args vetted it: bad usage all the same */
 		kv__srv_err("%s", err);
 		goto fail;
 	}
@@ -522,7 +530,8 @@ void kv_server_destroy(struct kv_server *s)
 
 void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st)
 {
-	struct kv_slab_census census;
+	const struct kv_alloc_stats *as = &s->sweep.alloc.st;
+	struct kv_index_census census;
 	struct timespec now;
 
 	memset(st, 0, sizeof(*st));
@@ -532,17 +541,39 @@ void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st)
 	st->slab_bytes = s->slab.len;
 	st->huge_pages = s->slab.huge_pages;
 	st->geo = s->geo;
-	if (s->slab.base && s->geo.nbuckets) {
-		st->slots_total = kv_nslots(&s->geo);
-		if (st->slots_total <= KV_CENSUS_NOW_MAX || !s->sweep.passes) {
-			kv_slab_census(s->slab.base, &s->geo, &census);
-			st->slots_used = census.used;
-			st->slots_locked = census.locked;
+	if (s->slab.base && s->geo.nbuckets && s->sweep.state) {
+		uint64_t live_blocks, pending;
+
+		st->index_words = kv_nwords(&s->geo);
+		if (st->index_words <= KV_CENSUS_NOW_MAX || !s->sweep.passes) {
+			kv_index_census(s->slab.base, &s->geo, &census);
+			st->items = census.items;
+			st->claims = census.claims;
 		} else { /* a big slab: the sweep counted it, at most a lease ago */
-			st->slots_used = s->sweep.last.used;
-			st->slots_locked = s->sweep.last.locked;
+			st->items = s->sweep.last.items;
+			st->claims = s->sweep.last.claims;
 		}
+		/* Bytes are the sweep's: only it reads the blocks. */
+		st->payload_bytes = s->sweep.passes ? s->sweep.last.payload_bytes : 0;
+		live_blocks = s->sweep.passes ? s->sweep.last.block_bytes : 0;
+		st->data_bytes = s->geo.data_len;
+		st->bytes_free = as->free * KV_GRANULE;
+		st->bytes_allocated = st->data_bytes > st->bytes_free ?
+				      st->data_bytes - st->bytes_free : 0;
+		st->bytes_held = as->held * KV_GRANULE;
+		pending = st->bytes_allocated > st->bytes_held ?
+			  st->bytes_allocated - st->bytes_held : 0;
+		st->bytes_pending = pending > live_blocks ? pending - live_blocks : 0;
+		/* A grant may have cut the run the last sweep measured: look
+		 * again when the bitmaps are small enough. */
+		if (s->sweep.alloc.nwords <= KV_CENSUS_NOW_MAX)
+			kv_alloc_largest(&s->sweep.alloc);
+		st->largest_free_extent = as->largest_free * KV_GRANULE;
+		if (st->largest_free_extent > st->bytes_free)
+			st->largest_free_extent = st->bytes_free;
 	}
+	st->max_key = s->geo.max_key;
+	st->max_value = s->geo.max_value;
 	st->clients_connected = s->nconns;
 	st->connections_total = s->conns_total;
 	st->locks_released = s->sweep.released;

@@ -5,8 +5,9 @@
  * device (shared by every client's CQ on that device), a signalfd and a
  * timerfd that drives the sweep. A client costs a cm_id, a QP, a CQ and one
  * small registered buffer; all of it goes when the client does, and the sweep
- * releases any slot lock it held, or one it held past its lease (after
- * cutting its queue pair off).
+ * releases any insert claim it held, or one it held past its lease (after
+ * cutting its queue pair off), and takes back the data space it was granted
+ * and did not use.
  */
 #ifndef KV_SERVER_H
 #define KV_SERVER_H
@@ -25,8 +26,8 @@ struct kv_server_opts {
 	uint64_t slab_size;
 	uint32_t max_key;
 	uint32_t max_value;
-	uint32_t head_size; /* bytes of each record copy in the slot's head */
-	uint32_t lease_ms;  /* a lock held this long is broken (holder cut off first) */
+	uint64_t index_size; /* bytes of index; 0: the default fraction of the slab */
+	uint32_t lease_ms;  /* a claim held this long is broken (holder cut off first) */
 	bool quiet;         /* no per-connection log lines */
 };
 
@@ -54,12 +55,21 @@ struct kv_server_stats {
 	uint64_t slab_bytes;
 	bool huge_pages;
 	struct kv_geometry geo;
-	uint64_t slots_total;
-	uint64_t slots_used;
-	uint64_t slots_locked;
+	uint64_t index_words;         /* JSON slots_total too */
+	uint64_t items;               /* block words; JSON slots_used too */
+	uint64_t claims;              /* insert claims of live clients; slots_locked */
+	uint64_t payload_bytes;       /* key + value bytes of the items (last pass) */
+	uint64_t data_bytes;          /* the data region */
+	uint64_t bytes_allocated;     /* of the data region, not free */
+	uint64_t bytes_free;
+	uint64_t bytes_held;          /* in clients' open grants */
+	uint64_t bytes_pending;       /* neither held nor live: the next passes free it */
+	uint64_t largest_free_extent; /* bytes */
+	uint32_t max_key;
+	uint32_t max_value;
 	uint64_t clients_connected;
 	uint64_t connections_total;
-	uint64_t locks_released;
+	uint64_t locks_released;      /* claims released by the sweep */
 	uint32_t lease_ms;
 	uint64_t leases_broken;
 	uint64_t sweep_passes;

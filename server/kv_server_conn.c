@@ -1,7 +1,8 @@
 /*
  * kv_server_conn.c - kvserver's connections: accepting a client, its hello,
- * its control messages (stats), and its end, whether it disconnects, fails,
- * or is cut off by the sweep because it held a lock past its lease.
+ * its control messages (stats, grants of data space and their seals), and its
+ * end, whether it disconnects, fails, or is cut off by the sweep because it
+ * held an insert claim past its lease.
  */
 #include "kv_server_int.h"
 
@@ -11,13 +12,13 @@
 #include <string.h>
 
 #include "kv_base.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 
 /* ---- client ids ---------------------------------------------------------- */
 
 /*
- * The next id after the last one given whose locks the sweep has proven
- * gone: an id that may still name a lock in the slab is never handed out.
+ * The next id after the last one given whose claims the sweep has proven
+ * gone: an id that may still name a claim in the slab is never handed out.
  */
 static uint16_t kv__id_alloc(struct kv_server *s)
 {
@@ -77,7 +78,8 @@ void kv__conn_destroy(struct kv_conn *c)
 	struct kv_server *s = c->srv;
 
 	/* The queue pair first: once it is gone nothing of this client lands
-	 * in the slab, and the sweep may release what it holds. */
+	 * in the slab, and the sweep may release what it holds (its claims, and
+	 * its grants: sealed by kv_sweep_owner_gone). */
 	if (c->id->qp)
 		rdma_destroy_qp(c->id);
 	if (c->cq)
@@ -137,7 +139,7 @@ void kv__conn_fence(void *server, uint16_t owner)
 		c = c->next;
 	if (!c)
 		return;
-	kv__srv_err("client %u held a slot lock past its %u ms lease; cutting it off",
+	kv__srv_err("client %u held an insert claim past its %u ms lease; cutting it off",
 		    owner, s->opts.lease_ms);
 	kv__conn_cut(c);
 }
@@ -379,28 +381,96 @@ void kv__on_cm_event(struct kv_server *s)
 }
 
 static void kv__send_stats(struct kv_server *s, struct kv_conn *c);
+static void kv__send_grant(struct kv_server *s, struct kv_conn *c, uint64_t need);
+
+/* Answer request @type (its send buffer is free). */
+static void kv__answer(struct kv_server *s, struct kv_conn *c, uint16_t type, uint64_t need)
+{
+	if (type == KV_MSG_GRANT_REQ)
+		kv__send_grant(s, c, need);
+	else
+		kv__send_stats(s, c);
+}
+
+/* A seal: the client will publish nothing more in that grant. No reply. */
+static void kv__on_seal(struct kv_server *s, struct kv_conn *c, uint64_t off, uint64_t len)
+{
+	struct kv_extent ext = {off, len};
+	int ret = -EINVAL;
+
+	if (c->established && c->client_id)
+		ret = kv_sweep_seal(&s->sweep, c->client_id, &ext);
+	if (!ret)
+		return;
+	/* Nothing changed: the space stays held until the client is gone. */
+	s->protocol_errors++;
+	kv__srv_err("client %u sealed %" PRIu64 " bytes at %" PRIu64 ", which it was not "
+		    "granted (%s)", c->client_id, len, off, strerror(-ret));
+}
 
 static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 			   const uint8_t *msg, size_t len)
 {
 	struct kv_msg_header hdr;
+	uint64_t a = 0, b = 0;
+	uint32_t status;
 	int ret = kv_msg_get_header(msg, len, &hdr);
 
-	if (!ret && hdr.type == KV_MSG_STATS_REQ && !hdr.payload_len && c->send_busy &&
-	    !c->stats_pending) {
-		/* Our last SEND's completion may trail the client's next request
-		 * (nothing orders the two in the CQ): answer when it is done. */
-		c->stats_pending = true;
+	if (!ret) {
+		switch (hdr.type) {
+		case KV_MSG_STATS_REQ:
+			ret = hdr.payload_len ? -EBADMSG : 0;
+			break;
+		case KV_MSG_GRANT_REQ:
+		case KV_MSG_SEAL:
+			ret = kv_extent_decode(msg, len, hdr.type, &status, &a, &b);
+			break;
+		default:
+			ret = -EBADMSG;
+			break;
+		}
+	}
+	if (!ret && hdr.type == KV_MSG_SEAL) {
+		kv__on_seal(s, c, a, b);
 		return;
 	}
-	if (ret || hdr.type != KV_MSG_STATS_REQ || hdr.payload_len || c->send_busy) {
+	if (!ret && c->send_busy && !c->pending) {
+		/* Our last SEND's completion may trail the client's next request
+		 * (nothing orders the two in the CQ): answer when it is done. */
+		c->pending = hdr.type;
+		c->pending_need = a;
+		return;
+	}
+	if (ret || c->send_busy) {
 		s->protocol_errors++;
 		kv__srv_err("client %u sent a bad control message (%zu bytes, %s); disconnecting it",
 			c->client_id, len, ret ? "malformed" : kv_msg_type_name(hdr.type));
 		rdma_disconnect(c->id);
 		return;
 	}
-	kv__send_stats(s, c);
+	kv__answer(s, c, hdr.type, a);
+}
+
+/*
+ * SEND @c a grant of at least @need bytes of the data region (its send buffer
+ * is free): status 0 and the extent, or the positive errno of the refusal,
+ * 0 and the longest free run. Only a client past its hello, with a live id,
+ * gets space.
+ */
+static void kv__send_grant(struct kv_server *s, struct kv_conn *c, uint64_t need)
+{
+	struct kv_extent ext = {0, 0};
+	uint64_t largest = 0;
+	int ret = -EINVAL;
+
+	if (c->established && c->client_id)
+		ret = kv_sweep_grant(&s->sweep, c->client_id, need, &ext, &largest);
+	else
+		s->protocol_errors++;
+	if (kv__post_send(c, ret ? kv_extent_encode(c->buf, KV_MSG_GRANT, (uint32_t)-ret, 0,
+						     largest)
+				 : kv_extent_encode(c->buf, KV_MSG_GRANT, 0, ext.off, ext.len)))
+		rdma_disconnect(c->id); /* a grant made is sealed when it is gone */
 }
 
 /* SEND the stats JSON to @c (its send buffer is free). */
@@ -444,9 +514,11 @@ static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
 	}
 	if (wc->opcode == IBV_WC_SEND) {
 		c->send_busy = false;
-		if (c->stats_pending) {
-			c->stats_pending = false;
-			kv__send_stats(s, c);
+		if (c->pending) {
+			uint16_t type = c->pending;
+
+			c->pending = 0;
+			kv__answer(s, c, type, c->pending_need);
 		}
 		return;
 	}

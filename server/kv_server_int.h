@@ -48,7 +48,9 @@ struct kv_conn {
 	bool send_busy;
 	bool ka_busy;       /* a keepalive is in flight */
 	uint64_t ka_last_ns;
-	bool stats_pending; /* a request came while the send buffer was busy */
+	uint16_t pending;   /* a request (its type) that came while the send
+			       buffer was busy: answered when it is free */
+	uint64_t pending_need; /* of a pending grant request */
 	struct kv_conn *prev, *next;
 };
 
@@ -56,7 +58,7 @@ struct kv_server {
 	struct kv_server_opts opts;
 	struct kv_slab slab;
 	struct kv_geometry geo;
-	struct kv_sweep sweep;      /* lock release, leases, client id reuse */
+	struct kv_sweep sweep;      /* claims, leases, client ids, data space */
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *listen_id;
 	int epfd;

@@ -5,7 +5,10 @@
 
 #include "kv_parse.h"
 #include "kv_server.h"
-#include "kv_slot.h"
+#include "kv_index.h"
+
+_Static_assert(KV_VALUE_LIMIT % (1u << 20) == 0 && KV_DEFAULT_MAX_VALUE % (1u << 20) == 0,
+	       "--help speaks of value sizes in MiB");
 
 static void kv__server_usage(FILE *f)
 {
@@ -15,14 +18,15 @@ static void kv__server_usage(FILE *f)
 		"\n"
 		"  -a, --addr ADDR        listen on ADDR (default: all IPv4 addresses)\n"
 		"  -p, --port PORT        listen on PORT (default %u)\n"
-		"  -m, --slab-size SIZE   slab size, K/M/G suffixes (default 64M)\n"
+		"  -m, --slab-size SIZE   memory the store serves, K/M/G suffixes (default 64M);\n"
+		"                         keys and values share what the index leaves\n"
+		"  -I, --index-size SIZE  memory for the index, 8 bytes per item it can hold,\n"
+		"                         K/M/G suffixes, at most the slab (default 0: %u/%u\n"
+		"                         of the slab)\n"
 		"  -k, --max-key BYTES    longest key, 1..%u (default %u)\n"
-		"  -v, --max-value BYTES  longest value, 1..%u (default %u)\n"
-		"  -H, --head-size BYTES  a record up to this long (24 B header, key, value)\n"
-		"                         costs a GET one READ; a multiple of 8, 32..4096\n"
-		"                         (default %u)\n"
-		"  -L, --lease MS         a client that holds a slot lock this long without\n"
-		"                         progress is cut off and its locks are released;\n"
+		"  -v, --max-value SIZE   largest value, K/M/G suffixes, 1..%uM (default %uM)\n"
+		"  -L, --lease MS         a client that holds an insert claim this long without\n"
+		"                         progress is cut off and its claims are released;\n"
 		"                         longer than the slowest PUT of the largest value,\n"
 		"                         %u..%u (default %u)\n"
 		"  -q, --quiet            no log line per connection\n"
@@ -32,9 +36,9 @@ static void kv__server_usage(FILE *f)
 		"Prints 'listening on ADDR:PORT' on stderr when ready. SIGUSR1 prints\n"
 		"stats as JSON on stdout; SIGINT/SIGTERM disconnect clients, print\n"
 		"stats and exit 0. Exit 2: bad usage; 3: RDMA or system error.\n",
-		KV_DEFAULT_PORT, KV_KEY_LIMIT, KV_KEY_LIMIT, KV_VALUE_LIMIT,
-		KV_DEFAULT_MAX_VALUE, KV_DEFAULT_HEAD_SIZE, KV_LEASE_MIN_MS, KV_LEASE_MAX_MS,
-		KV_DEFAULT_LEASE_MS);
+		KV_DEFAULT_PORT, KV_INDEX_DEFAULT_NUM, KV_INDEX_DEFAULT_DEN, KV_KEY_LIMIT,
+		KV_KEY_LIMIT, KV_VALUE_LIMIT >> 20, KV_DEFAULT_MAX_VALUE >> 20, KV_LEASE_MIN_MS,
+		KV_LEASE_MAX_MS, KV_DEFAULT_LEASE_MS);
 }
 
 int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
@@ -46,13 +50,15 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		{"slab-size", required_argument, NULL, 'm'},
 		{"max-key", required_argument, NULL, 'k'},
 		{"max-value", required_argument, NULL, 'v'},
-		{"head-size", required_argument, NULL, 'H'},
+		{"index-size", required_argument, NULL, 'I'},
 		{"lease", required_argument, NULL, 'L'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	struct kv_geometry g;
+	char msg[256];
 	uint64_t v;
 	int opt;
 
@@ -61,11 +67,11 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->slab_size = 64ull << 20;
 	o->max_key = KV_KEY_LIMIT;
 	o->max_value = KV_DEFAULT_MAX_VALUE;
-	o->head_size = KV_DEFAULT_HEAD_SIZE;
+	o->index_size = 0;
 	o->lease_ms = KV_DEFAULT_LEASE_MS;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:m:k:v:H:L:qhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:m:I:k:v:L:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->addr = optarg;
@@ -78,6 +84,10 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (kv_parse_size(optarg, 1ull << 20, 1ull << 40, &o->slab_size))
 				goto bad_value;
 			break;
+		case 'I':
+			if (kv_parse_size(optarg, 0, 1ull << 40, &o->index_size))
+				goto bad_value;
+			break;
 		case 'k':
 			if (kv_parse_uint(optarg, 1, KV_KEY_LIMIT, &v))
 				goto bad_value;
@@ -87,11 +97,6 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (kv_parse_size(optarg, 1, KV_VALUE_LIMIT, &v))
 				goto bad_value;
 			o->max_value = (uint32_t)v;
-			break;
-		case 'H':
-			if (kv_parse_uint(optarg, KV_REC_HDR + 8, 4096, &v) || v % 8)
-				goto bad_value;
-			o->head_size = (uint32_t)v;
 			break;
 		case 'L':
 			if (kv_parse_uint(optarg, KV_LEASE_MIN_MS, KV_LEASE_MAX_MS, &v))
@@ -119,6 +124,19 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	}
 	if (optind < argc) {
 		fprintf(err, "kvserver: unexpected argument '%s' (try --help)\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->index_size > o->slab_size) {
+		fprintf(err, "kvserver: an index of %llu bytes does not fit in a %llu-byte slab "
+			"(try --help)\n", (unsigned long long)o->index_size,
+			(unsigned long long)o->slab_size);
+		return -EINVAL;
+	}
+	/* The layout depends on nothing else (the seed moves nothing): one that
+	 * cannot be made is bad usage, found before anything is allocated. */
+	if (kv_geometry_layout(o->slab_size, o->index_size, o->max_key, o->max_value, 1, &g,
+			       msg, sizeof(msg))) {
+		fprintf(err, "kvserver: %s (try --help)\n", msg);
 		return -EINVAL;
 	}
 	return 0;

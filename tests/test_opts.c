@@ -13,7 +13,7 @@
 
 #include "kv_cli.h"
 #include "kv_server.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 
 /* A writable, NULL-terminated argv from string literals. */
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
@@ -94,7 +94,9 @@ START_TEST(test_server_defaults)
 	ck_assert_uint_eq(o.port, 20886);
 	ck_assert_uint_eq(o.slab_size, 64ull << 20);
 	ck_assert_uint_eq(o.max_key, 250);
-	ck_assert_uint_eq(o.max_value, 1024);
+	ck_assert_uint_eq(o.max_value, KV_DEFAULT_MAX_VALUE);
+	ck_assert_uint_eq(o.max_value, 1u << 20);
+	ck_assert_uint_eq(o.index_size, 0); /* the default fraction of the slab */
 	ck_assert_uint_eq(o.lease_ms, 1000);
 	ck_assert(!o.quiet);
 	ck_assert_uint_eq(r.out_len, 0);
@@ -107,13 +109,15 @@ START_TEST(test_server_short_options)
 {
 	struct kv_server_opts o;
 	struct result r = run_server(ARGV("kvserver", "-a", "10.0.0.1", "-p", "7000", "-m",
-					  "128M", "-k", "64", "-v", "4096", "-L", "250", "-q"),
+					  "128M", "-I", "8M", "-k", "64", "-v", "4096", "-L", "250",
+					  "-q"),
 				     &o);
 
 	ck_assert_int_eq(r.ret, 0);
 	ck_assert_str_eq(o.addr, "10.0.0.1");
 	ck_assert_uint_eq(o.port, 7000);
 	ck_assert_uint_eq(o.slab_size, 128ull << 20);
+	ck_assert_uint_eq(o.index_size, 8ull << 20);
 	ck_assert_uint_eq(o.max_key, 64);
 	ck_assert_uint_eq(o.max_value, 4096);
 	ck_assert_uint_eq(o.lease_ms, 250);
@@ -127,14 +131,15 @@ START_TEST(test_server_long_options)
 {
 	struct kv_server_opts o;
 	struct result r = run_server(ARGV("kvserver", "--addr", "fe80::1", "--port=1",
-					  "--slab-size", "1G", "--max-key=1", "--max-value",
-					  "1M", "--lease=600000", "--quiet"),
+					  "--slab-size", "1G", "--index-size=100M", "--max-key=1",
+					  "--max-value", "64M", "--lease=600000", "--quiet"),
 				     &o);
 
 	ck_assert_int_eq(r.ret, 0);
 	ck_assert_str_eq(o.addr, "fe80::1");
 	ck_assert_uint_eq(o.port, 1);
 	ck_assert_uint_eq(o.slab_size, 1ull << 30);
+	ck_assert_uint_eq(o.index_size, 100ull << 20);
 	ck_assert_uint_eq(o.max_key, 1);
 	ck_assert_uint_eq(o.max_value, KV_VALUE_LIMIT);
 	ck_assert_uint_eq(o.lease_ms, 600000);
@@ -162,6 +167,72 @@ START_TEST(test_server_limits)
 	r = run_server(ARGV("kvserver", "-m", "1024G"), &o);
 	ck_assert_int_eq(r.ret, 0);
 	ck_assert_uint_eq(o.slab_size, 1ull << 40);
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "-v", "67108864"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.max_value, 64u << 20);
+	result_free(&r);
+}
+END_TEST
+
+/* -I: any size with K/M/G, 0 for the default, up to what leaves room for data
+ * in the slab; whatever the order of -I and -m. */
+START_TEST(test_server_index_size)
+{
+	struct kv_server_opts o;
+	struct result r;
+
+	r = run_server(ARGV("kvserver", "-I", "0"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.index_size, 0);
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "-I", "1K", "-m", "1M"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.index_size, 1024);
+	ck_assert_uint_eq(o.slab_size, 1ull << 20);
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "--index-size", "32M"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.index_size, 32ull << 20);
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "-m", "2G", "--index-size=1G"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.index_size, 1ull << 30);
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "-m", "64M", "-I", "60M"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(o.index_size, 60ull << 20);
+	result_free(&r);
+}
+END_TEST
+
+/* -H (the fixed slots' head size) went with the slots. */
+START_TEST(test_server_head_size_is_gone)
+{
+	struct kv_server_opts o;
+	struct result r;
+
+	r = run_server(ARGV("kvserver", "-H", "128"), &o);
+	ck_assert_int_eq(r.ret, -EINVAL);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown option"));
+	assert_one_line(r.err, "kvserver: ");
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "--head-size=128"), &o);
+	ck_assert_int_eq(r.ret, -EINVAL);
+	assert_one_line(r.err, "kvserver: ");
+	result_free(&r);
+
+	r = run_server(ARGV("kvserver", "--help"), &o);
+	ck_assert_int_eq(r.ret, 1);
+	ck_assert_ptr_null(strstr(r.out, "--head-size"));
+	ck_assert_ptr_null(strstr(r.out, "slot"));
+	ck_assert_ptr_nonnull(strstr(r.out, "--index-size"));
 	result_free(&r);
 }
 END_TEST
@@ -202,11 +273,18 @@ static const char *const server_bad[][4] = {
 	{"--port="},           {"-m", "12Q"},          {"-m", "1K"},
 	{"--slab-size", "2T"}, {"-m", "1025G"},        {"-m", "-1"},
 	{"-k", "0"},           {"-k", "251"},          {"-k", "1K"},
-	{"-v", "0"},           {"-v", "2M"},           {"-x"},
+	{"-v", "0"},           {"-v", "65M"},          {"-v", "67108865"},
+	{"-x"},
 	{"--bogus"},           {"-p"},                 {"--port"},
 	{"-m"},                {"extra"},              {"-p", "7000", "extra"},
 	{"-q", "--", "extra"},  {"-L", "49"},          {"--lease", "600001"},
 	{"-L", "1s"},          {"-L"},
+	/* -I: more than the slab (either order), all of it (no room for data),
+	 * one bucket's worth, and values that are not sizes */
+	{"-I", "65M"},         {"-m", "1M", "-I", "2M"}, {"-I", "2M", "-m", "1M"},
+	{"-m", "1M", "-I", "1M"}, {"-I", "64"},        {"-I", "12Q"},
+	{"-I", "-1"},          {"-I", "2T"},           {"-I"},
+	{"--index-size"},      {"-H", "128"},          {"--head-size=128"},
 };
 
 START_TEST(test_server_rejects)
@@ -458,6 +536,8 @@ static Suite *opts_suite(void)
 	tcase_add_test(tc, test_server_short_options);
 	tcase_add_test(tc, test_server_long_options);
 	tcase_add_test(tc, test_server_limits);
+	tcase_add_test(tc, test_server_index_size);
+	tcase_add_test(tc, test_server_head_size_is_gone);
 	tcase_add_test(tc, test_server_help);
 	tcase_add_test(tc, test_server_version);
 	tcase_add_loop_test(tc, test_server_rejects, 0, N(server_bad));

@@ -1,4 +1,4 @@
-/* test_proto.c - hello and header encode/decode, geometry vetting (kv_proto.h). */
+/* test_proto.c - hello, header and extent encode/decode, geometry vetting (kv_proto.h). */
 #include <check.h>
 #include <stdio.h>
 #include <errno.h>
@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "kv_proto.h"
-#include "kv_slot.h"
+#include "kv_index.h"
 
 #define HELLO_LEN (KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN)
+#define EXTENT_LEN (KV_MSG_HDR_LEN + KV_EXTENT_PAYLOAD_LEN)
 #define SLAB_64M (64ull << 20)
 
 /* A valid hello in which every field has a distinctive value. */
@@ -25,9 +26,8 @@ static struct kv_hello sample_hello(void)
 	h.rkey = 0xdeadbeefu;
 	h.client_id = 0xabcd;
 	h.lease_ms = 0x1234;
-	ck_assert_int_eq(kv_geometry_layout(SLAB_64M, KV_KEY_LIMIT, KV_DEFAULT_MAX_VALUE,
-					    KV_DEFAULT_BUCKET_SLOTS, KV_DEFAULT_HEAD_SIZE, 0x0123456789abcdefull,
-					    &h.geo, err, sizeof(err)), 0);
+	ck_assert_int_eq(kv_geometry_layout(SLAB_64M, 0, KV_KEY_LIMIT, KV_DEFAULT_MAX_VALUE,
+					    0x0123456789abcdefull, &h.geo, err, sizeof(err)), 0);
 	return h;
 }
 
@@ -77,12 +77,11 @@ static void assert_same_hello(const struct kv_hello *a, const struct kv_hello *b
 	ck_assert_uint_eq(a->rkey, b->rkey);
 	ck_assert_uint_eq(a->client_id, b->client_id);
 	ck_assert_uint_eq(a->lease_ms, b->lease_ms);
-	ck_assert_uint_eq(a->geo.ctrl_off, b->geo.ctrl_off);
-	ck_assert_uint_eq(a->geo.rec_off, b->geo.rec_off);
+	ck_assert_uint_eq(a->geo.index_off, b->geo.index_off);
+	ck_assert_uint_eq(a->geo.data_off, b->geo.data_off);
+	ck_assert_uint_eq(a->geo.data_len, b->geo.data_len);
 	ck_assert_uint_eq(a->geo.hash_seed, b->geo.hash_seed);
 	ck_assert_uint_eq(a->geo.nbuckets, b->geo.nbuckets);
-	ck_assert_uint_eq(a->geo.bucket_slots, b->geo.bucket_slots);
-	ck_assert_uint_eq(a->geo.rec_size, b->geo.rec_size);
 	ck_assert_uint_eq(a->geo.max_key, b->geo.max_key);
 	ck_assert_uint_eq(a->geo.max_value, b->geo.max_value);
 }
@@ -116,6 +115,8 @@ START_TEST(test_hello_round_trip_extremes)
 	h.client_id = 1;
 	h.geo.hash_seed = 0;
 	h.scratch_off = 0;
+	h.geo.max_value = KV_VALUE_LIMIT; /* larger than the data region: allowed */
+	h.geo.max_key = 1;
 	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), 0);
 	assert_same_hello(&h, &out);
 }
@@ -142,15 +143,28 @@ START_TEST(test_hello_wire_format)
 	ck_assert_uint_eq(p[31], 0xef);
 	ck_assert_uint_eq(p[32], 0xab);
 	ck_assert_uint_eq(p[33], 0xcd);
-	ck_assert_uint_eq(p[56], 0x01);
-	ck_assert_uint_eq(p[63], 0xef);
+	/* The geometry: index at 256 KiB, then the data region, the seed, the
+	 * buckets, the limits. */
+	ck_assert_uint_eq(p[45], 0x04);
+	ck_assert_uint_eq(p[46], 0x00);
+	ck_assert_uint_eq(p[47], 0x00);
+	ck_assert_uint_eq(((uint64_t)p[52] << 24 | (uint64_t)p[53] << 16 | (uint64_t)p[54] << 8 |
+			   p[55]), h.geo.data_off & 0xffffffffu);
+	ck_assert_uint_eq(((uint64_t)p[60] << 24 | (uint64_t)p[61] << 16 | (uint64_t)p[62] << 8 |
+			   p[63]), h.geo.data_len & 0xffffffffu);
+	ck_assert_uint_eq(p[64], 0x01);
+	ck_assert_uint_eq(p[71], 0xef);
+	ck_assert_uint_eq(((uint32_t)p[72] << 24 | (uint32_t)p[73] << 16 | (uint32_t)p[74] << 8 |
+			   p[75]), h.geo.nbuckets);
+	ck_assert_uint_eq(p[79], KV_KEY_LIMIT);
+	ck_assert_uint_eq(p[81], KV_DEFAULT_MAX_VALUE >> 16);
 	/* Reserved bytes are zero, not left over from the buffer. */
 	for (int i = 34; i < 40; i++)
 		ck_assert_uint_eq(p[i], 0);
-	ck_assert_uint_eq(p[88], 0x00); /* the lease, ms */
-	ck_assert_uint_eq(p[90], 0x12);
-	ck_assert_uint_eq(p[91], 0x34);
-	for (int i = 92; i < KV_HELLO_PAYLOAD_LEN; i++)
+	ck_assert_uint_eq(p[84], 0x00); /* the lease, ms */
+	ck_assert_uint_eq(p[86], 0x12);
+	ck_assert_uint_eq(p[87], 0x34);
+	for (int i = 88; i < KV_HELLO_PAYLOAD_LEN; i++)
 		ck_assert_uint_eq(p[i], 0);
 	/* Nothing written past the message. */
 	ck_assert_uint_eq(buf[HELLO_LEN], 0xee);
@@ -259,7 +273,8 @@ START_TEST(test_hello_wrong_type)
 	struct kv_hello h = sample_hello(), out;
 	uint8_t buf[KV_MSG_MAX];
 	char err[128];
-	static const uint16_t types[] = {0, KV_MSG_STATS_REQ, KV_MSG_STATS_RESP, 0xffff};
+	static const uint16_t types[] = {0, KV_MSG_STATS_REQ, KV_MSG_STATS_RESP, KV_MSG_GRANT_REQ,
+					 KV_MSG_GRANT, KV_MSG_SEAL, 0xffff};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		kv_hello_encode(buf, &h);
@@ -299,6 +314,7 @@ START_TEST(test_hello_scratch_outside_slab)
 	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
 
 	h = sample_hello();
+	h.geo.data_len -= h.scratch_len; /* room after the data region */
 	h.scratch_off = h.slab_len - h.scratch_len; /* flush with the end: fine */
 	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), 0);
 }
@@ -308,64 +324,76 @@ END_TEST
 static void break_geometry(struct kv_hello *h, int which)
 {
 	struct kv_geometry *g = &h->geo;
-	uint64_t nslots = (uint64_t)g->nbuckets * g->bucket_slots;
 
 	switch (which) {
-	case 0: /* the slab shrank under the table */
-		h->slab_len = g->rec_off + nslots * 2 * g->rec_size - 1;
+	case 0: /* the slab shrank under the data region */
+		h->slab_len = g->data_off + g->data_len - 16;
 		h->scratch_off = 0;
 		break;
-	case 1: /* records start past the end */
-		g->rec_off = h->slab_len + 4096;
+	case 1: /* data starts past the end */
+		g->data_off = h->slab_len + 4096;
 		break;
-	case 2: /* records start inside, end outside */
-		g->rec_off = h->slab_len - 4096;
+	case 2: /* data starts inside, ends outside */
+		g->data_off = h->slab_len - 4096;
 		break;
-	case 3: /* control words start past the end */
-		g->ctrl_off = h->slab_len + 8;
+	case 3: /* data runs one granule past the end */
+		g->data_len += KV_GRANULE;
 		break;
-	case 4: /* control words run past the end */
-		g->ctrl_off = h->slab_len - 8;
+	case 4: /* the index starts past the end */
+		g->index_off = h->slab_len + KV_BUCKET_BYTES;
 		break;
-	case 5: /* a huge table: multiplications must not wrap */
+	case 5: /* the index runs past the end */
+		g->index_off = h->slab_len - KV_BUCKET_BYTES;
+		break;
+	case 6: /* a huge index: multiplications must not wrap */
 		g->nbuckets = UINT32_MAX;
-		g->bucket_slots = KV_MAX_BUCKET_SLOTS;
 		break;
-	case 6: /* one more bucket than fits */
-		g->nbuckets = (uint32_t)((h->slab_len - g->rec_off) / g->rec_size / 2 /
-					 g->bucket_slots) + 1;
+	case 7: /* one more bucket than fits before the data: they overlap */
+		g->nbuckets = (uint32_t)((g->data_off - g->index_off) / KV_BUCKET_BYTES) + 1;
 		break;
-	case 7: /* unaligned control words */
-		g->ctrl_off += 4;
+	case 8: /* the data region over the index */
+		g->data_off = g->index_off + KV_BUCKET_BYTES;
+		g->data_len = h->slab_len - g->data_off;
 		break;
-	case 8: /* unaligned records */
-		g->rec_off += 4;
+	case 9: /* the index inside the data region */
+		g->index_off = g->data_off + 4096;
+		g->nbuckets = 2;
 		break;
-	case 9:
-		g->nbuckets = 1;
+	case 10: /* an unaligned index */
+		g->index_off += 8;
 		break;
-	case 10:
-		g->bucket_slots = 0;
+	case 11: /* an unaligned data region */
+		g->data_off += 8;
+		g->data_len -= KV_GRANULE;
 		break;
-	case 11:
-		g->bucket_slots = KV_MAX_BUCKET_SLOTS + 1;
-		break;
-	case 12:
-		g->max_key = 0;
+	case 12: /* a data region of a ragged length */
+		g->data_len -= 8;
 		break;
 	case 13:
-		g->max_key = KV_KEY_LIMIT + 1;
+		g->data_len = 0;
 		break;
 	case 14:
-		g->max_value = 0;
+		g->nbuckets = 1;
 		break;
 	case 15:
+		g->nbuckets = 0;
+		break;
+	case 16:
+		g->max_key = 0;
+		break;
+	case 17:
+		g->max_key = KV_KEY_LIMIT + 1;
+		break;
+	case 18:
 		g->max_value = KV_VALUE_LIMIT + 1;
-		g->rec_size = (KV_REC_HDR + g->max_key + g->max_value + 7) & ~7u;
+		break;
+	case 19: /* more granules than a word can name */
+		h->slab_len = 1ull << 40;
+		g->data_len = ((1ull << KV_GRAN_BITS) + 1) * KV_GRANULE;
 		break;
 	}
 }
-#define N_BROKEN_GEOMETRIES 16
+#define N_BROKEN_GEOMETRIES 20
 
 START_TEST(test_hello_bad_geometry)
 {
@@ -381,26 +409,24 @@ START_TEST(test_hello_bad_geometry)
 }
 END_TEST
 
-START_TEST(test_hello_rec_size_too_small)
+/* The client's scratch area must not overlap the index or the data. */
+START_TEST(test_hello_scratch_overlaps_table)
 {
 	struct kv_hello h = sample_hello(), out;
-	uint32_t min = KV_REC_HDR + h.geo.max_key + h.geo.max_value;
 	char err[128];
 
-	h.geo.rec_size = min & ~7u; /* aligned, but short of a full record */
-	ck_assert_uint_lt(h.geo.rec_size, min);
+	h.scratch_off = h.geo.index_off; /* the first bucket */
+	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_ne(err, "");
+
+	h.scratch_off = h.geo.data_off + 4096; /* inside the data region */
 	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
 
-	h.geo.rec_size = KV_REC_HDR;
+	h.scratch_off = h.geo.index_off - 16; /* straddles into the index */
 	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
 
-	h.geo.rec_size = 0;
-	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
-
-	h.geo.rec_size = ((min + 3) & ~7u) + 4; /* big enough, fits, but unaligned */
-	ck_assert_uint_ge(h.geo.rec_size, min);
-	ck_assert_uint_eq(h.geo.rec_size % 8, 4);
-	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), -EBADMSG);
+	h.scratch_off = h.geo.index_off - h.scratch_len; /* the last area: fine */
+	ck_assert_int_eq(round_trip(&h, &out, err, sizeof(err)), 0);
 }
 END_TEST
 
@@ -547,9 +573,139 @@ START_TEST(test_msg_type_names)
 	ck_assert_str_eq(kv_msg_type_name(KV_MSG_HELLO), "hello");
 	ck_assert_str_eq(kv_msg_type_name(KV_MSG_STATS_REQ), "stats request");
 	ck_assert_str_eq(kv_msg_type_name(KV_MSG_STATS_RESP), "stats response");
+	ck_assert_str_eq(kv_msg_type_name(KV_MSG_GRANT_REQ), "grant request");
+	ck_assert_str_eq(kv_msg_type_name(KV_MSG_GRANT), "grant");
+	ck_assert_str_eq(kv_msg_type_name(KV_MSG_SEAL), "seal");
 	ck_assert_ptr_nonnull(kv_msg_type_name(0));
 	ck_assert_ptr_nonnull(kv_msg_type_name(0xffff));
 	ck_assert_str_ne(kv_msg_type_name(0xffff), "hello");
+}
+END_TEST
+
+/* ---- extents: grant request, grant, seal ---- */
+
+/* Decode from a heap copy of exactly @len bytes (ASan sees overreads). */
+static int extent_decode_exact(const uint8_t *msg, size_t len, uint16_t type,
+			       uint32_t *status, uint64_t *a, uint64_t *b)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	int ret;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, msg, len);
+	ret = kv_extent_decode(copy, len, type, status, a, b);
+	free(copy);
+	return ret;
+}
+
+START_TEST(test_extent_round_trip)
+{
+	static const uint16_t types[] = {KV_MSG_GRANT_REQ, KV_MSG_GRANT, KV_MSG_SEAL};
+	static const struct {
+		uint32_t status;
+		uint64_t a, b;
+	} cases[] = {
+		{0, 0, 0},
+		{0, 4096, 1u << 20},
+		{ENOSPC, 0, 123456},
+		{EAGAIN, 0, 0},
+		{EMFILE, 0, 16},
+		{UINT32_MAX, UINT64_MAX, UINT64_MAX - 1},
+	};
+	uint8_t buf[KV_MSG_MAX];
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			uint32_t status = 7;
+			uint64_t a = 1, b = 2;
+
+			memset(buf, 0xee, sizeof(buf));
+			ck_assert_uint_eq(kv_extent_encode(buf, types[t], cases[i].status,
+							   cases[i].a, cases[i].b), EXTENT_LEN);
+			ck_assert_uint_eq(buf[EXTENT_LEN], 0xee); /* nothing past it */
+			ck_assert_int_eq(extent_decode_exact(buf, EXTENT_LEN, types[t], &status,
+							     &a, &b), 0);
+			ck_assert_uint_eq(status, cases[i].status);
+			ck_assert_uint_eq(a, cases[i].a);
+			ck_assert_uint_eq(b, cases[i].b);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_extent_wire_format)
+{
+	uint8_t buf[KV_MSG_MAX];
+	const uint8_t *p = buf + KV_MSG_HDR_LEN;
+	static const uint8_t hdr[KV_MSG_HDR_LEN] = {
+		'K', 'V', 'R', 'D', 0, KV_PROTO_VERSION, 0, KV_MSG_GRANT, 0, 0, 0,
+		KV_EXTENT_PAYLOAD_LEN, 0, 0, 0, ENOSPC,
+	};
+	struct kv_msg_header h;
+
+	kv_extent_encode(buf, KV_MSG_GRANT, ENOSPC, 0x0102030405060708ull, 0x1112131415161718ull);
+	ck_assert_mem_eq(buf, hdr, sizeof(hdr));
+	for (int i = 0; i < 8; i++) { /* big-endian, a then b */
+		ck_assert_uint_eq(p[i], 0x01 + i);
+		ck_assert_uint_eq(p[8 + i], 0x11 + i);
+	}
+	ck_assert_int_eq(kv_msg_get_header(buf, EXTENT_LEN, &h), 0);
+	ck_assert_uint_eq(h.type, KV_MSG_GRANT);
+	ck_assert_uint_eq(h.status, ENOSPC);
+}
+END_TEST
+
+START_TEST(test_extent_wrong_type)
+{
+	uint8_t buf[KV_MSG_MAX];
+	uint32_t status;
+	uint64_t a, b;
+
+	kv_extent_encode(buf, KV_MSG_GRANT, 0, 16, 32);
+	ck_assert_int_eq(extent_decode_exact(buf, EXTENT_LEN, KV_MSG_SEAL, &status, &a, &b),
+			 -EBADMSG);
+	ck_assert_int_eq(extent_decode_exact(buf, EXTENT_LEN, KV_MSG_GRANT_REQ, &status, &a, &b),
+			 -EBADMSG);
+	ck_assert_int_eq(extent_decode_exact(buf, EXTENT_LEN, KV_MSG_HELLO, &status, &a, &b),
+			 -EBADMSG);
+	kv_msg_put_header(buf, KV_MSG_STATS_REQ, 0, 0);
+	ck_assert_int_eq(extent_decode_exact(buf, KV_MSG_HDR_LEN, KV_MSG_STATS_REQ, &status, &a,
+					     &b), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_extent_wrong_length)
+{
+	uint8_t buf[KV_MSG_MAX];
+	uint32_t status;
+	uint64_t a, b;
+
+	memset(buf, 0, sizeof(buf));
+	kv_extent_encode(buf, KV_MSG_SEAL, 0, 16, 32);
+	/* Every length but the right one, with the header as encoded. */
+	for (size_t len = 0; len <= EXTENT_LEN + 8; len++) {
+		if (len == EXTENT_LEN)
+			continue;
+		ck_assert_msg(extent_decode_exact(buf, len, KV_MSG_SEAL, &status, &a, &b) ==
+			      -EBADMSG, "a %zu-byte seal was accepted", len);
+	}
+	/* A header that owns up to a longer or shorter payload. */
+	for (uint32_t plen = 0; plen <= 2 * KV_EXTENT_PAYLOAD_LEN; plen++) {
+		if (plen == KV_EXTENT_PAYLOAD_LEN)
+			continue;
+		kv_msg_put_header(buf, KV_MSG_SEAL, plen, 0);
+		ck_assert_msg(extent_decode_exact(buf, KV_MSG_HDR_LEN + plen, KV_MSG_SEAL, &status,
+						  &a, &b) == -EBADMSG,
+			      "a seal with %u bytes of payload was accepted", plen);
+	}
+	/* A bad magic or version is no extent either. */
+	kv_extent_encode(buf, KV_MSG_SEAL, 0, 16, 32);
+	buf[0] ^= 1;
+	ck_assert_int_eq(extent_decode_exact(buf, EXTENT_LEN, KV_MSG_SEAL, &status, &a, &b),
+			 -EBADMSG);
+	kv_extent_encode(buf, KV_MSG_SEAL, 0, 16, 32);
+	put_be16(buf + 4, KV_PROTO_VERSION - 1);
+	ck_assert_int_ne(extent_decode_exact(buf, EXTENT_LEN, KV_MSG_SEAL, &status, &a, &b), 0);
 }
 END_TEST
 
@@ -562,12 +718,30 @@ START_TEST(test_geometry_check_accepts_layout)
 
 	ck_assert_int_eq(kv_geometry_check(&h.geo, h.slab_len, err, sizeof(err)), 0);
 	/* The same table does not fit into one byte less than it needs. */
-	h.slab_len = h.geo.rec_off +
-		     (uint64_t)h.geo.nbuckets * h.geo.bucket_slots * 2 * h.geo.rec_size;
+	h.slab_len = h.geo.data_off + h.geo.data_len;
 	ck_assert_int_eq(kv_geometry_check(&h.geo, h.slab_len, err, sizeof(err)), 0);
 	ck_assert_int_eq(kv_geometry_check(&h.geo, h.slab_len - 1, err, sizeof(err)), -EINVAL);
 	ck_assert_str_ne(err, "");
 	ck_assert_int_eq(kv_geometry_check(&h.geo, 0, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+/* Index and data may touch, and the index may be as small as two buckets. */
+START_TEST(test_geometry_check_edges)
+{
+	struct kv_geometry g = {
+		.index_off = 0, .data_off = 2 * KV_BUCKET_BYTES, .data_len = KV_GRANULE,
+		.hash_seed = 1, .nbuckets = 2, .max_key = 1, .max_value = 1,
+	};
+	char err[128] = "";
+
+	ck_assert_int_eq(kv_geometry_check(&g, 2 * KV_BUCKET_BYTES + KV_GRANULE, err,
+					   sizeof(err)), 0);
+	ck_assert_int_eq(kv_geometry_check(&g, 2 * KV_BUCKET_BYTES + KV_GRANULE - 1, err,
+					   sizeof(err)), -EINVAL);
+	g.data_off -= KV_GRANULE;
+	ck_assert_int_eq(kv_geometry_check(&g, 1 << 20, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "overlap"));
 }
 END_TEST
 
@@ -590,7 +764,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_hello_client_id_zero);
 	tcase_add_test(tc, test_hello_scratch_outside_slab);
 	tcase_add_loop_test(tc, test_hello_bad_geometry, 0, N_BROKEN_GEOMETRIES);
-	tcase_add_test(tc, test_hello_rec_size_too_small);
+	tcase_add_test(tc, test_hello_scratch_overlaps_table);
 	tcase_add_test(tc, test_hello_bit_flips_never_crash);
 	tcase_add_test(tc, test_hello_tiny_error_buffer);
 	suite_add_tcase(s, tc);
@@ -605,9 +779,18 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_msg_type_names);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("extent");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_extent_round_trip);
+	tcase_add_test(tc, test_extent_wire_format);
+	tcase_add_test(tc, test_extent_wrong_type);
+	tcase_add_test(tc, test_extent_wrong_length);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("geometry");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_geometry_check_accepts_layout);
+	tcase_add_test(tc, test_geometry_check_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,8 +2,9 @@
  * kv_sim.h - a deterministic simulation of the one-sided protocol.
  *
  * N clients run the real kv_ops.c (through the kv_wire seam) on one local
- * slab with a tiny geometry; the server's real sweep (kv_sweep.c) releases
- * the locks of dead clients and breaks expired leases. A seeded scheduler
+ * slab with a tiny geometry; the server's real sweep (kv_sweep.c) clears the
+ * claims of dead clients, breaks expired leases, grants space, and frees
+ * what no word names (kv_alloc.c). A seeded scheduler
  * decides every interleaving: which client runs, which work request executes
  * next, where a READ or WRITE is cut into 8-byte-aligned pieces, when a
  * client crashes (between any two pieces), stalls (SIGSTOP: its posted
@@ -37,6 +38,7 @@ struct kv_sim_result {
 	uint64_t ops_unknown; /* of a client that crashed, vanished or was fenced */
 	uint64_t steps;
 	uint64_t crashes, stalls, vanishes, fences, released;
+	uint64_t grants;      /* grants the server made */
 };
 
 /* Run one schedule. Deterministic in opts. */
