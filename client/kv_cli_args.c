@@ -22,12 +22,12 @@ static void kv__cli_usage(FILE *f)
 	      "                   NOT_FOUND or ERROR <reason>, one line each\n"
 	      "  stats            print the server's stats as JSON\n"
 	      "  bench [OPTIONS]  measure; 'kvcli bench --help' lists its options\n"
-	      "  debug-scribble KEY  (testing only) overwrite KEY's home slot with garbage\n"
+	      "  debug-scribble KEY  (testing only) overwrite the start of KEY's block with garbage\n"
 	      "  debug-send-raw   (testing only) send stdin (up to 12 KiB) as a control message\n"
-	      "  debug-hold-lock KEY MS  (testing only) lock KEY's slot, print HELD <slot>,\n"
-	      "                   sleep MS ms, then WRITE garbage over its inactive copy and\n"
-	      "                   unlock: WROTE (exit 0), or CUT OFF (exit 3) when the\n"
-	      "                   server broke the lock past its lease and dropped us\n"
+	      "  debug-hold-lock KEY MS  (testing only) claim a word as an insert of KEY does,\n"
+	      "                   print HELD <word>, sleep MS ms, then swing the claim to\n"
+	      "                   a garbage block: WROTE (exit 0), or CUT OFF (exit 3) when the\n"
+	      "                   server broke the claim past its lease and dropped us\n"
 	      "  debug-vanish MS  (testing only) destroy our queue pair without telling the\n"
 	      "                   server, print VANISHED, sleep MS ms: a host that died\n"
 	      "\n"
@@ -40,7 +40,7 @@ static void kv__cli_usage(FILE *f)
 	      "\n"
 	      "Exit codes: 0 done, 1 key not found, 2 usage or invalid input,\n"
 	      "3 connection or transport error, 4 store full,\n"
-	      "5 corrupt slot or a slot stayed locked by another client.\n",
+	      "5 corrupt block, or an insert stayed blocked by another client's claim.\n",
 	      f);
 }
 

@@ -289,7 +289,7 @@ static int kv__cmd_send_raw(kv_client *c)
 }
 
 /*
- * Take KEY's slot lock, say HELD <slot>, stall @ms (or as long as a SIGSTOP
+ * Claim a word as an insert of KEY does, say HELD <word>, stall @ms (or as long as a SIGSTOP
  * lasts), then finish as a late writer: WROTE if that landed, CUT OFF (the
  * transport exit code) if the server broke the lock and dropped us.
  */
@@ -329,7 +329,7 @@ static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 		return kv__report(c, ret, "debug-hold-lock", strlen(key), 0);
 	printf("WROTE\n");
 	if (!ours)
-		kv__say("debug-hold-lock: the write landed, but the lock was no longer ours");
+		kv__say("debug-hold-lock: the CAS ran, but the claim was no longer ours");
 	return 0;
 }
 
