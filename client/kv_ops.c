@@ -289,6 +289,8 @@ static int kv__check_key(const kv_client *c, size_t klen)
 
 static void kv__op_init(kv_client *c, struct kv__op *op, const void *key, size_t klen)
 {
+	if (!c->broken)
+		c->err[0] = 0; /* the message of this operation's failure, if any */
 	memset(op, 0, sizeof(*op));
 	op->key = key;
 	op->klen = klen;
@@ -417,6 +419,12 @@ static int kv__grant(kv_client *c, uint64_t need, struct kv__grant *g)
 	uint64_t wait = (1000ull + 3ull * c->hello.lease_ms) * 1000000ull;
 	uint64_t largest = 0;
 
+	if (need > G(c)->data_len) {
+		kv__seterr(c, "memory: an item of %llu bytes is larger than the whole data "
+			      "region (%llu bytes)", (unsigned long long)need,
+			   (unsigned long long)G(c)->data_len);
+		return -ENOSPC;
+	}
 	for (;;) {
 		int ret = c->wire.ops->grant(c->wire.ctx, need, &g->off, &g->len, &largest);
 
@@ -429,7 +437,7 @@ static int kv__grant(kv_client *c, uint64_t need, struct kv__grant *g)
 			continue;
 		}
 		if (ret == -EAGAIN || ret == -ENOSPC) {
-			kv__seterr(c, "store full: memory: no room for an item of %llu bytes "
+			kv__seterr(c, "memory: no room for an item of %llu bytes "
 				      "(largest free extent %llu bytes)",
 				   (unsigned long long)need, (unsigned long long)largest);
 			return -ENOSPC;
@@ -535,7 +543,7 @@ static int kv__full_or_moved(kv_client *c, struct kv__op *op)
 	if ((ret = kv__read_buckets(c, &op->kh, NULL, 0)))
 		return ret;
 	if (!memcmp(before, c->ws.words, sizeof(before))) {
-		kv__seterr(c, "store full: index: both buckets of this key are full "
+		kv__seterr(c, "index: both buckets of this key are full "
 			      "(item of %zu bytes)", op->klen + op->vlen);
 		return -ENOSPC;
 	}
