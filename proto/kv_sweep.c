@@ -28,8 +28,9 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 	s->progress_ns = calloc(KV_SWEEP_IDS, sizeof(*s->progress_ns));
 	s->track = calloc(KV_SWEEP_TRACK, sizeof(*s->track));
 	s->refused_at = calloc(KV_SWEEP_IDS, sizeof(*s->refused_at));
+	s->refused_freed = calloc(KV_SWEEP_IDS, sizeof(*s->refused_freed));
 	if (!s->state || !s->gone_at || !s->grants || !s->progress_ns || !s->track ||
-	    !s->refused_at ||
+	    !s->refused_at || !s->refused_freed ||
 	    kv_alloc_init(&s->alloc, kv_data_granules(g))) {
 		kv_sweep_free(s);
 		return -ENOMEM;
@@ -45,6 +46,7 @@ void kv_sweep_free(struct kv_sweep *s)
 	free(s->progress_ns);
 	free(s->track);
 	free(s->refused_at);
+	free(s->refused_freed);
 	kv_alloc_free(&s->alloc);
 	memset(s, 0, sizeof(*s));
 }
@@ -132,18 +134,24 @@ int kv_sweep_grant(struct kv_sweep *s, uint16_t owner, uint64_t need,
 		want_g = need_g;
 	ret = kv_alloc_grant(&s->alloc, need_g, want_g, &got);
 	if (ret) {
-		uint64_t *r = &s->refused_at[owner];
+		uint64_t *r = &s->refused_at[owner], *f = &s->refused_freed[owner];
 
-		/* Full only if a whole pass, begun after the first refusal, did
-		 * not free enough: the pass under way may have begun before the
-		 * last seal. The client asks again meanwhile. */
+		/* Full only if a whole pass, begun after the refusal, freed
+		 * nothing at all: the pass under way may have begun before the
+		 * last seal, and space freed since may have gone to other
+		 * clients (then this is churn, not a full store: wait again).
+		 * The client asks again meanwhile, and gives up on its own
+		 * after a few leases. */
 		*largest = kv_alloc_largest(&s->alloc) * KV_GRANULE;
-		if (!*r)
+		if (*r && s->passes >= *r && s->alloc.st.freed == *f) {
+			*r = 0;
+			return -ENOSPC;
+		}
+		if (!*r || s->passes >= *r) {
 			*r = s->passes + 2;
-		if (s->passes < *r)
-			return -EAGAIN;
-		*r = 0;
-		return -ENOSPC;
+			*f = s->alloc.st.freed;
+		}
+		return -EAGAIN;
 	}
 	s->refused_at[owner] = 0;
 	*slot = got;

@@ -86,7 +86,8 @@ struct kv_sweep {
 	uint32_t ntrack;
 	uint64_t *progress_ns;         /* per id: when it was last seen take a new claim */
 	uint64_t *refused_at;          /* per id: pass count at which a refused
-					  grant becomes "store full" (0: none) */
+					  grant may become "store full" (0: none) */
+	uint64_t *refused_freed;       /* per id: granules freed (st.freed) then */
 	kv_sweep_fence_fn fence;
 	void *fence_ctx;
 };
@@ -112,8 +113,8 @@ bool kv_sweep_pending(const struct kv_sweep *s);
  * offset and length in *ext, granule-aligned). 0; -EAGAIN when no run of
  * @need is free now (*largest: the longest free run, bytes): ask again, a
  * pass may free what was overwritten, deleted or sealed; -ENOSPC when the
- * owner asked before and a whole pass has run since, so the store is truly
- * full for this size; -EMFILE when the owner holds
+ * owner asked before and a whole pass has run since that freed nothing, so
+ * the store is truly full for this size; -EMFILE when the owner holds
  * KV_OWNER_GRANTS already; -EINVAL when need is 0 or past the region, or the
  * owner is not live.
  */

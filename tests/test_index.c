@@ -1166,6 +1166,36 @@ START_TEST(test_grant_refusals)
 }
 END_TEST
 
+/* Space freed while a client waits, and taken by another: churn, not full. */
+START_TEST(test_grant_refused_during_churn)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s};
+	struct kv_sweep sw;
+	struct kv_extent all, e;
+	uint64_t largest;
+
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 5);
+	kv_sweep_owner_live(&sw, 6);
+	ck_assert_int_eq(kv_sweep_grant(&sw, 6, s.g.data_len, &all, &largest), 0);
+	ck_assert_int_eq(kv_sweep_grant(&sw, 5, 16, &e, &largest), -EAGAIN);
+	/* 6 gives everything back; a pass frees it; 6 takes it all again. */
+	ck_assert_int_eq(kv_sweep_seal(&sw, 6, &all), 0);
+	full_pass(&sw, MS);
+	full_pass(&sw, 2 * MS);
+	ck_assert_uint_eq(sw.alloc.st.free, s.g.data_len / KV_GRANULE);
+	ck_assert_int_eq(kv_sweep_grant(&sw, 6, s.g.data_len, &all, &largest), 0);
+	/* 5 was refused, passes ran, but they freed space: ask again. */
+	ck_assert_int_eq(kv_sweep_grant(&sw, 5, 16, &e, &largest), -EAGAIN);
+	full_pass(&sw, 3 * MS);
+	full_pass(&sw, 4 * MS);
+	ck_assert_int_eq(kv_sweep_grant(&sw, 5, 16, &e, &largest), -ENOSPC);
+	kv_sweep_free(&sw);
+	free(s.mem);
+}
+END_TEST
+
 START_TEST(test_seal_checks)
 {
 	struct slab s = slab_new();
@@ -1465,6 +1495,7 @@ static Suite *index_suite(void)
 	tc = new_case("grant");
 	tcase_add_test(tc, test_grant_disjoint);
 	tcase_add_test(tc, test_grant_refusals);
+	tcase_add_test(tc, test_grant_refused_during_churn);
 	tcase_add_test(tc, test_seal_checks);
 	tcase_add_test(tc, test_grant_eagain);
 	suite_add_tcase(s, tc);
