@@ -21,6 +21,11 @@
 #define KV__KEY_FMT "key%010lu"
 #define KV__KEY_LEN 13
 #define KV__ZIPF_THETA 0.99
+/* The largest value a server takes (kvserver -v, proto/kv_index.h). */
+#define KV__MAX_VALUE (64u << 20)
+/* kv_get_multi hands back values whose block (24 B header, key, value) fits
+ * its 4 KiB per key; a bigger one needs kv_get, one at a time. */
+#define KV__MULTI_MAX_VALUE (4096u - 24u - KV__KEY_LEN)
 
 static const char *const kv__wl_names[] = {"get", "put", "a", "b", "c"};
 static const unsigned kv__wl_read_pct[] = {100, 0, 50, 95, 100};
@@ -32,10 +37,12 @@ static void kv__bench_usage(FILE *f)
 	      "                            50% updates), B (95/5), C (reads) [get]\n"
 	      "  --ops N          operations to measure, over all clients [10000]\n"
 	      "  --keys K         distinct keys [1000]\n"
-	      "  --value-size B   bytes per value [32]\n"
+	      "  --value-size B   bytes per value, up to 64M [32]\n"
 	      "  --dist uniform|zipf  key popularity; zipf uses constant 0.99 [uniform]\n"
 	      "  --depth D        GETs in flight per connection, 1..64, their first READs\n"
-	      "                   behind one doorbell; a PUT goes out alone [1]\n"
+	      "                   behind one doorbell; a PUT goes out alone. Above 1 the\n"
+	      "                   values must be 4059 B at most (kv_get_multi's 4 KiB a\n"
+	      "                   key); at 1 each GET is one kv_get, any size [1]\n"
 	      "  --clients C      connections, one thread each, 1..64 [1]\n"
 	      "  --seconds S      stop measuring after S seconds at most [120]\n"
 	      "  --split          also time each doorbell to its completion, and report\n"
@@ -94,7 +101,7 @@ int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err)
 			b->keys = v;
 			break;
 		case 'v':
-			if (kv_parse_size(optarg, 0, 1u << 20, &v))
+			if (kv_parse_size(optarg, 0, KV__MAX_VALUE, &v))
 				goto bad;
 			b->value_size = (unsigned)v;
 			break;
@@ -133,6 +140,12 @@ int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err)
 	}
 	if (optind < argc) {
 		fprintf(err, "kvcli bench: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (b->depth > 1 && b->value_size > KV__MULTI_MAX_VALUE) {
+		fprintf(err, "kvcli bench: --depth %u reads values of %u B at most (kv_get_multi's "
+			"4 KiB a key); use --depth 1 for --value-size %u\n", b->depth,
+			KV__MULTI_MAX_VALUE, b->value_size);
 		return -EINVAL;
 	}
 	return 0;
@@ -197,6 +210,7 @@ struct kv__worker {
 	unsigned long done;
 	uint64_t rng;
 	struct kv_hist get, put;
+	char *gbuf;                 /* a value read at depth 1 (kv_get) */
 	unsigned long errors, not_found;
 	struct kv_counters before, after;
 	pthread_t thread;
@@ -252,7 +266,15 @@ static int kv__do_put(struct kv__worker *w, unsigned long key, char *val)
 	return ret;
 }
 
-/* Up to depth GETs behind one doorbell, timed together. */
+/* The depth-1 GET buffer: the value size, and at least the 4 KiB that
+ * kv_get_multi would take (keys stored with other sizes read as before). */
+static size_t kv__gbuf_len(const struct kv_bench_opts *o)
+{
+	return o->value_size > 4096 ? o->value_size : 4096;
+}
+
+/* Up to depth GETs behind one doorbell, timed together. At depth 1 a GET is
+ * one kv_get into the worker's buffer, so values of any size can be read. */
 static int kv__do_gets(struct kv__worker *w, const unsigned long *keys, unsigned n)
 {
 	char names[KV_MAX_DEPTH][32];
@@ -265,11 +287,21 @@ static int kv__do_gets(struct kv__worker *w, const unsigned long *keys, unsigned
 		snprintf(names[i], sizeof(names[i]), KV__KEY_FMT, keys[i]);
 		kk[i] = (struct kv_key){names[i], KV__KEY_LEN};
 	}
-	t0 = kv_now_ns();
-	ret = kv_get_multi(w->c, n, kk, res);
-	dt = kv_now_ns() - t0;
-	if (ret)
-		return ret;
+	if (w->b->o.depth == 1) {
+		size_t vlen;
+
+		t0 = kv_now_ns();
+		res[0].status = kv_get(w->c, names[0], KV__KEY_LEN, w->gbuf,
+				       kv__gbuf_len(&w->b->o), &vlen);
+		dt = kv_now_ns() - t0;
+		n = 1;
+	} else {
+		t0 = kv_now_ns();
+		ret = kv_get_multi(w->c, n, kk, res);
+		dt = kv_now_ns() - t0;
+		if (ret)
+			return ret;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		kv_hist_add(&w->get, dt);
 		if (res[i].status == -ENOENT)
@@ -305,8 +337,14 @@ static void *kv__worker_main(void *arg)
 	uint64_t last = 0;
 	int ret = 0;
 
-	if (!val)
+	w->gbuf = malloc(kv__gbuf_len(o));
+	if (!val || !w->gbuf) {
+		free(val);
+		free(w->gbuf);
+		w->gbuf = NULL;
+		kv__fail(w, -ENOMEM, "allocating values");
 		return NULL;
+	}
 	kv_client_counters(w->c, &w->before);
 	for (unsigned long round = 0; w->done < w->ops && !w->b->fatal; round++) {
 		unsigned n = 0;
@@ -342,6 +380,8 @@ static void *kv__worker_main(void *arg)
 	}
 	kv_client_counters(w->c, &w->after);
 	free(val);
+	free(w->gbuf);
+	w->gbuf = NULL;
 	return NULL;
 }
 
@@ -370,16 +410,16 @@ static int kv__load(struct kv__bench *b, struct kv__worker *ws)
 static int kv__check_loaded(struct kv__bench *b, struct kv__worker *w)
 {
 	unsigned long sample[4] = {0, b->o.keys - 1, b->o.keys / 2, b->o.keys / 3};
-	char *buf = malloc(1u << 20);
 	char k[32];
-	size_t vlen;
 	int ret = 0;
 
-	if (!buf)
-		return -ENOMEM;
 	for (unsigned i = 0; i < 4 && !ret; i++) {
+		void *val = NULL;
+		size_t vlen;
+
 		snprintf(k, sizeof(k), KV__KEY_FMT, sample[i]);
-		ret = kv_get(w->c, k, KV__KEY_LEN, buf, 1u << 20, &vlen);
+		ret = kv_get_alloc(w->c, k, KV__KEY_LEN, &val, &vlen);
+		free(val);
 		if (ret == -ENOENT)
 			fprintf(stderr, "kvcli bench: key %s was never stored; run "
 				"'kvcli bench --workload put --keys %lu --value-size %u' first\n",
@@ -387,7 +427,6 @@ static int kv__check_loaded(struct kv__bench *b, struct kv__worker *w)
 		else if (ret)
 			kv__fail(w, ret, "checking keys");
 	}
-	free(buf);
 	return ret;
 }
 

@@ -84,8 +84,8 @@ int kv__run(kv_client *c, const struct kv_wr *w, unsigned n);
 int kv__seal_all(kv_client *c);
 
 /* Grant and seal over send/recv (kv_conn.c), for the verbs wire. */
-int kv__verbs_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
-		    uint64_t *largest);
+int kv__verbs_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
+		    uint64_t *len, uint64_t *largest);
 int kv__verbs_seal(void *ctx, uint64_t off, uint64_t len);
 
 /* The verbs wire (kv_verbs.c); its context is the kv_client. */

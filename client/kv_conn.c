@@ -364,13 +364,14 @@ static int kv__request(kv_client *c, size_t len)
 	return ret;
 }
 
-int kv__verbs_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
-		    uint64_t *largest)
+int kv__verbs_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
+		    uint64_t *len, uint64_t *largest)
 {
 	kv_client *c = ctx;
 	uint32_t status;
 	uint64_t a, b;
-	int n = kv__request(c, kv_extent_encode(c->msg_send, KV_MSG_GRANT_REQ, 0, need, 0));
+	int n = kv__request(c, kv_extent_encode(c->msg_send, KV_MSG_GRANT_REQ, 0, need,
+						 attempt));
 
 	if (n < 0)
 		return n;

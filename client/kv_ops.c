@@ -157,12 +157,13 @@ static bool kv__proven_other(const struct kv__op *op, uint64_t w)
 /*
  * With both buckets just read into ws.words: READ each block word with the
  * key's fingerprint (one RT each; usually there is one) until one holds the
- * key. 0 and *f; -ENOENT when none does; -EAGAIN when a block did not
- * validate (its word moved on, or it is corrupt): look again.
+ * key. 0 and *f; -ENOENT when none does; -EAGAIN when none does and a block
+ * did not validate (its word moved on, or it is corrupt): look again.
  */
 static int kv__find(kv_client *c, struct kv__op *op, struct kv__found *f)
 {
 	unsigned pos[KV__NPAIR], n = kv_probe_blocks(&op->kh, c->ws.words, pos);
+	bool bad = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t w = c->ws.words[pos[i]];
@@ -185,11 +186,15 @@ static int kv__find(kv_client *c, struct kv__op *op, struct kv__found *f)
 				op->other[op->nother++] = w;
 			break;
 		default:
+			/* Not this key's block, or its word moved on: if another
+			 * word holds the key, that is the key's (a key is in one
+			 * word at most); if none does, look again. */
 			kv__saw(c, w);
-			return -EAGAIN;
+			bad = true;
+			break;
 		}
 	}
-	return -ENOENT;
+	return bad ? -EAGAIN : -ENOENT;
 }
 
 /* ---- the retry policy ------------------------------------------------------ */
@@ -418,6 +423,7 @@ static int kv__grant(kv_client *c, uint64_t need, struct kv__grant *g)
 	uint64_t start = c->wire.ops->now_ns(c->wire.ctx);
 	uint64_t wait = (1000ull + 3ull * c->hello.lease_ms) * 1000000ull;
 	uint64_t largest = 0;
+	unsigned attempt = 0;
 
 	if (need > G(c)->data_len) {
 		kv__seterr(c, "memory: an item of %llu bytes is larger than the whole data "
@@ -426,7 +432,8 @@ static int kv__grant(kv_client *c, uint64_t need, struct kv__grant *g)
 		return -ENOSPC;
 	}
 	for (;;) {
-		int ret = c->wire.ops->grant(c->wire.ctx, need, &g->off, &g->len, &largest);
+		int ret = c->wire.ops->grant(c->wire.ctx, need, attempt++, &g->off, &g->len,
+					     &largest);
 
 		if (!ret) {
 			g->used = 0;

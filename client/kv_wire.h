@@ -46,12 +46,13 @@ struct kv_wire_ops {
 	void (*pause_ns)(void *ctx, uint64_t ns);
 	/*
 	 * Ask the server for a grant of at least @need bytes of the data region
-	 * (kv_sweep_grant): 0 and the extent (bytes, data-relative) in *ext;
-	 * -ENOSPC (*largest: the longest free run), -EAGAIN (a pass may free
-	 * enough), or a transport error.
+	 * (kv_sweep_grant), for the @attempt-th time in a row (0: anew):
+	 * 0 and the extent (bytes, data-relative) in *ext; -ENOSPC (*largest:
+	 * the longest free run), -EAGAIN (a pass may free enough), or a
+	 * transport error.
 	 */
-	int (*grant)(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
-		     uint64_t *largest);
+	int (*grant)(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
+		     uint64_t *len, uint64_t *largest);
 	/* Tell the server nothing more will be published in this grant. */
 	int (*seal)(void *ctx, uint64_t off, uint64_t len);
 };

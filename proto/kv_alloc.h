@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define KV_ALLOC_MAX_SEALS (1u << 20) /* queued seals; beyond, seal_now */
+#define KV_ALLOC_MAX_SEALS (1u << 20) /* seals queued in one pass (16 B each) */
 
 struct kv_extent {
 	uint64_t off, len; /* granules */

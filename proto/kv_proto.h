@@ -28,7 +28,9 @@ enum kv_msg_type {
 	KV_MSG_HELLO = 1,      /* server -> client, once, after ESTABLISHED */
 	KV_MSG_STATS_REQ = 2,  /* client -> server */
 	KV_MSG_STATS_RESP = 3, /* server -> client, payload is JSON text */
-	KV_MSG_GRANT_REQ = 4,  /* client -> server: u64 need, u64 want (bytes) */
+	KV_MSG_GRANT_REQ = 4,  /* client -> server: u64 need (bytes), u64 attempt
+				  (0: asking anew, else asking again after a
+				  refusal) */
 	KV_MSG_GRANT = 5,      /* server -> client: u64 off, u64 len (bytes of the
 				  data region); status ENOSPC: u64 0, u64 the
 				  largest free run */

@@ -60,6 +60,23 @@ void kv_sweep_owner_live(struct kv_sweep *s, uint16_t id)
 	memset(s->grants[id], 0, sizeof(s->grants[id]));
 }
 
+/* Nothing of a gone owner can land any more: what it did not publish is
+ * garbage. A seal the allocator cannot queue now (its queue is full) is
+ * tried again at the next pass's end; the id stays gone until then. */
+static bool kv__seal_gone(struct kv_sweep *s, uint16_t id)
+{
+	bool all = true;
+
+	for (unsigned i = 0; i < KV_OWNER_GRANTS; i++) {
+		struct kv_extent *e = &s->grants[id][i];
+
+		if (e->len && !kv_alloc_seal(&s->alloc, e))
+			e->len = 0;
+		all = all && !e->len;
+	}
+	return all;
+}
+
 void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
 {
 	if (s->state[id] != KV_OWNER_LIVE)
@@ -68,14 +85,7 @@ void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
 	s->nlive--;
 	s->gone_at[id] = s->passes;
 	s->ngone++;
-	/* Nothing of it can land any more: what it did not publish is garbage. */
-	for (unsigned i = 0; i < KV_OWNER_GRANTS; i++) {
-		struct kv_extent *e = &s->grants[id][i];
-
-		if (e->len)
-			kv_alloc_seal(&s->alloc, e);
-		e->len = 0;
-	}
+	kv__seal_gone(s, id);
 }
 
 /* The pass under way when it went may have passed its claims already: wait
@@ -83,7 +93,8 @@ void kv_sweep_owner_gone(struct kv_sweep *s, uint16_t id)
 static void kv__sweep_expire(struct kv_sweep *s)
 {
 	for (uint32_t id = 1; id < KV_SWEEP_IDS && s->ngone; id++)
-		if (s->state[id] == KV_OWNER_GONE && s->passes >= s->gone_at[id] + 2) {
+		if (s->state[id] == KV_OWNER_GONE && kv__seal_gone(s, id) &&
+		    s->passes >= s->gone_at[id] + 2) {
 			s->state[id] = KV_OWNER_FREE;
 			s->ngone--;
 		}
@@ -158,6 +169,11 @@ int kv_sweep_grant(struct kv_sweep *s, uint16_t owner, uint64_t need,
 	ext->off = got.off * KV_GRANULE;
 	ext->len = got.len * KV_GRANULE;
 	return 0;
+}
+
+void kv_sweep_grant_fresh(struct kv_sweep *s, uint16_t owner)
+{
+	s->refused_at[owner] = 0;
 }
 
 int kv_sweep_seal(struct kv_sweep *s, uint16_t owner, const struct kv_extent *ext)

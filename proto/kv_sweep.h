@@ -121,6 +121,10 @@ bool kv_sweep_pending(const struct kv_sweep *s);
 int kv_sweep_grant(struct kv_sweep *s, uint16_t owner, uint64_t need,
 		   struct kv_extent *ext, uint64_t *largest);
 
+/* @owner asks anew (not again after a refusal): a refusal starts the count
+ * of passes that "store full" waits for. */
+void kv_sweep_grant_fresh(struct kv_sweep *s, uint16_t owner);
+
 /* @owner will publish nothing more in its grant @ext (bytes, as granted).
  * -EINVAL when @ext is not one of its open grants (nothing changes). */
 int kv_sweep_seal(struct kv_sweep *s, uint16_t owner, const struct kv_extent *ext);

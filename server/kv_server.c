@@ -186,7 +186,7 @@ struct kv__dev *kv__dev_of(struct kv_server *s, struct ibv_context *verbs)
  */
 #define KV_TICK_MAX_NS 100000000ull /* 100 ms */
 #define KV_TICK_FAST_NS 1000000ull  /* 1 ms */
-#define KV_STEP_FAST 65536ull       /* units (words) a fast tick does */
+#define KV_STEP_FAST 65536ull       /* units (words) a fast tick does, at least */
 #define KV_STEP_MIN 1024ull
 
 /* Units of work in one pass: index words, then bitmap words. */
@@ -231,8 +231,9 @@ static void kv__on_timer(struct kv_server *s)
 
 	if (read(s->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return; /* spurious wakeup */
-	if (kv_sweep_pending(&s->sweep)) {
-		step = KV_STEP_FAST;
+	if (kv_sweep_pending(&s->sweep)) { /* a pass in 100 fast ticks at most */
+		step = n / 100 + 1;
+		step = step < KV_STEP_FAST ? KV_STEP_FAST : step;
 	} else { /* a pass per lease */
 		step = n / (s->opts.lease_ms * 1000000ull / s->tick_ns) + 1;
 		step = step < KV_STEP_MIN ? KV_STEP_MIN : step;

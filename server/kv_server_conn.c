@@ -434,6 +434,8 @@ static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 		kv__on_seal(s, c, a, b);
 		return;
 	}
+	if (!ret && hdr.type == KV_MSG_GRANT_REQ && b == 0 && c->established && c->client_id)
+		kv_sweep_grant_fresh(&s->sweep, c->client_id); /* asking anew */
 	if (!ret && c->send_busy && !c->pending) {
 		/* Our last SEND's completion may trail the client's next request
 		 * (nothing orders the two in the CQ): answer when it is done. */

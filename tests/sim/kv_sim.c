@@ -21,7 +21,7 @@
 #define SIM_STEP_NS 200u          /* virtual time per scheduling step */
 #define SIM_LEASE_MS 1u
 #define SIM_MAX_STEPS 4000000u
-#define SIM_MAX_VALUE 256u
+#define SIM_MAX_VALUE 1024u
 
 enum sim_state {
 	SIM_READY,   /* runs its code when picked */
@@ -172,8 +172,8 @@ static int sim_msg_delay(struct sim_client *c)
 	return c->fenced ? -ECONNRESET : 0;
 }
 
-static int sim_wire_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
-			  uint64_t *largest)
+static int sim_wire_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
+			  uint64_t *len, uint64_t *largest)
 {
 	struct sim_client *c = ctx;
 	struct kv_extent e;
@@ -181,6 +181,8 @@ static int sim_wire_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len
 
 	if (ret)
 		return ret;
+	if (!attempt)
+		kv_sweep_grant_fresh(&g_sim->sweep, c->id);
 	ret = kv_sweep_grant(&g_sim->sweep, c->id, need, &e, largest);
 	sim_trace(g_sim, "c%d grant of %llu: %d (%llu + %llu)", c->idx,
 		  (unsigned long long)need, ret, (unsigned long long)e.off,
@@ -621,7 +623,8 @@ static int sim_geometry(struct sim *s)
 	memset(&s->hello, 0, sizeof(s->hello));
 	g->nbuckets = 2 + (uint32_t)sim_rand(s, 2);
 	g->max_key = 8;
-	g->max_value = sim_rand(s, 4) ? 40 : SIM_MAX_VALUE - 8;
+	/* Mostly small values; some long enough for float-coded lengths. */
+	g->max_value = (uint32_t[]){40, 40, 248, SIM_MAX_VALUE - 24}[sim_rand(s, 4)];
 	g->hash_seed = kv_rand_next(&s->rng);
 	g->index_off = 0;
 	g->data_off = (uint64_t)g->nbuckets * KV_BUCKET_BYTES;
@@ -763,6 +766,20 @@ static void sim_check_index(struct sim *s, bool final)
 			if (e.off < named[j].off + named[j].len && named[j].off < e.off + e.len) {
 				sim_fail(s, "two words name overlapping blocks");
 				return;
+			}
+		/* A named block may lie in its writer's open grant, whole, and
+		 * in no other. */
+		for (unsigned id = 1, in = 0; id <= s->ncl + 1; id++)
+			for (unsigned gi = 0; gi < KV_OWNER_GRANTS; gi++) {
+				const struct kv_extent *gr = &s->sweep.grants[id][gi];
+
+				if (!gr->len || e.off >= gr->off + gr->len || gr->off >= e.off + e.len)
+					continue;
+				if (e.off < gr->off || e.off + e.len > gr->off + gr->len || in++) {
+					sim_fail(s, "word %llu names a block that straddles client %u's grant",
+						 (unsigned long long)i, id);
+					return;
+				}
 			}
 		named[nn++] = e;
 	}

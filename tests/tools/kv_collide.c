@@ -90,13 +90,15 @@ static void kv_local_pause(void *ctx, uint64_t ns)
 }
 
 /* A grant, as kvserver makes it; space a pass may free is freed at once. */
-static int kv_local_grant(void *ctx, uint64_t need, uint64_t *off, uint64_t *len,
-			  uint64_t *largest)
+static int kv_local_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
+			  uint64_t *len, uint64_t *largest)
 {
 	struct kv_local *l = ctx;
 	struct kv_extent ext;
 	int ret;
 
+	if (!attempt)
+		kv_sweep_grant_fresh(&l->sweep, KV_LOCAL_ID);
 	for (int tries = 0; tries < 4; tries++) {
 		ret = kv_sweep_grant(&l->sweep, KV_LOCAL_ID, need, &ext, largest);
 		if (ret != -EAGAIN)
