@@ -73,10 +73,32 @@ START_TEST(test_rejects)
 	ck_assert_int_lt(PARSE(&b, "--clients", "0"), 0);
 	ck_assert_int_lt(PARSE(&b, "--ops", "-5"), 0);
 	ck_assert_int_lt(PARSE(&b, "--keys", "lots"), 0);
-	ck_assert_int_lt(PARSE(&b, "--value-size", "2M"), 0);
+	ck_assert_int_lt(PARSE(&b, "--value-size", "65M"), 0);
+	ck_assert_int_lt(PARSE(&b, "--value-size", "67108865"), 0);
 	ck_assert_int_lt(PARSE(&b, "--ops"), 0);
 	ck_assert_int_lt(PARSE(&b, "--frobnicate"), 0);
 	ck_assert_int_lt(PARSE(&b, "extra"), 0);
+}
+END_TEST
+
+/* Values up to the server's 64 MiB; above 4059 B (kv_get_multi's 4 KiB a key
+ * less the block header and key) only at depth 1. */
+START_TEST(test_value_size)
+{
+	struct kv_bench_opts b;
+
+	ck_assert_int_eq(PARSE(&b, "--value-size", "1M"), 0);
+	ck_assert_uint_eq(b.value_size, 1u << 20);
+	ck_assert_int_eq(PARSE(&b, "--value-size", "64M"), 0);
+	ck_assert_uint_eq(b.value_size, 64u << 20);
+	ck_assert_int_eq(PARSE(&b, "--value-size", "0"), 0);
+	ck_assert_uint_eq(b.value_size, 0);
+	ck_assert_int_eq(PARSE(&b, "--value-size", "256K", "--depth", "1"), 0);
+	ck_assert_uint_eq(b.value_size, 256u << 10);
+	ck_assert_int_eq(PARSE(&b, "--value-size", "4059", "--depth", "16"), 0);
+	ck_assert_uint_eq(b.depth, 16);
+	ck_assert_int_lt(PARSE(&b, "--value-size", "4060", "--depth", "2"), 0);
+	ck_assert_int_lt(PARSE(&b, "--depth", "16", "--value-size", "64K"), 0);
 }
 END_TEST
 
@@ -89,6 +111,7 @@ static Suite *bench_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_all_options);
 	tcase_add_test(tc, test_rejects);
+	tcase_add_test(tc, test_value_size);
 	suite_add_tcase(s, tc);
 	return s;
 }

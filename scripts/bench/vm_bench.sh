@@ -1,25 +1,32 @@
 #!/bin/sh
 # Benchmark scenario for the Soft-RoCE VM (busybox ash), run by
-# scripts/bench/run.sh through scripts/vm/run.sh. In one run it measures:
-#   perftest  ib_read_lat 64 B and at the GET's READ size (given, and measured
-#             two ways), ib_write_lat 64 B,
-#             ib_atomic_lat, ib_read_bw 64 B (message rate), each 3 times
+# scripts/bench/run.sh through scripts/vm/run.sh (then vm_capacity.sh, in the
+# same VM). In one run it measures:
+#   perftest  ib_read_lat and ib_write_lat at the small GET's READ size (the
+#             80 B block of a 13 B key and a 32 B value), ib_atomic_lat,
+#             ib_read_bw 64 B (message rate), each 3 times
 #   store     kvcli bench: load, GET/PUT depth 1, GET depth 16, YCSB A/B/C zipf,
 #             and kvserver's CPU time (utime+stime) around each phase
+#   sweep     values of 32 B, 1 KiB, 16 KiB, 256 KiB, 1 MiB on a 512 MiB slab:
+#             PUT and warm GET at depth 1 (32 keys read over and over), GET
+#             throughput at 64 KiB and 1 MiB; ib_read_lat / ib_write_lat at
+#             each size, ib_read_bw at 64 KiB and 1 MiB
 #   redis     redis-benchmark GET/SET over TCP loopback, pipeline 1 and 16
 # Raw outputs go to $KV_OUT/raw, everything combined to $KV_OUT/results.json.
-# Knobs (env, or a file bench.env in $KV_EXTRA): KV_GET_READ_BYTES (232),
+# Knobs (env, or a file bench.env in $KV_EXTRA): KV_GET_READ_BYTES (80),
 # KV_BENCH_LAT_N (2000), KV_BENCH_REPEAT (3 runs of each perftest, the median
-# kept), KV_BENCH_SCALE (1; multiplies every op count).
+# kept), KV_BENCH_SCALE (1; multiplies every op count), KV_BENCH_SWEEP (1; 0
+# skips the value-size sweep).
 # shellcheck source-path=SCRIPTDIR source=../../tests/vm/lib.sh
 . "$KV_LIB"
 # shellcheck source=/dev/null
 [ -r "${KV_EXTRA:-/nonexistent}/bench.env" ] && . "$KV_EXTRA/bench.env"
 
-GET_BYTES=${KV_GET_READ_BYTES:-232}
+GET_BYTES=${KV_GET_READ_BYTES:-80}
 LAT_N=${KV_BENCH_LAT_N:-2000}
 REPEAT=${KV_BENCH_REPEAT:-3}
 SCALE=${KV_BENCH_SCALE:-1}
+SWEEP=${KV_BENCH_SWEEP:-1}
 KEYS=1000
 VSIZE=32
 RAW=$KV_OUT/raw
@@ -69,10 +76,11 @@ result_row() {
 perf() {
 	name=$1
 	shift
-	log "$* (x$REPEAT)"
+	rep=${PERF_REPEAT:-$REPEAT}
+	log "$* (x$rep)"
 	: >"$J/$name.rows"
 	k=0
-	while [ "$k" -lt "$REPEAT" ]; do
+	while [ "$k" -lt "$rep" ]; do
 		k=$((k + 1))
 		perf_pair "$name.$k" "$@" && result_row "$RAW/$name.$k.txt" >>"$J/$name.rows"
 	done
@@ -94,9 +102,11 @@ perf() {
 	log "  column 5 of each run, sorted: $(grep -o '"[a-z_]*runs":.*' "$J/$name")"
 }
 
-perf read_lat_64 ib_read_lat -d rxe0 -R -s 64 -n "$LAT_N"
-perf read_lat_get_param ib_read_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
-perf write_lat_64 ib_write_lat -d rxe0 -R -s 64 -n "$LAT_N"
+# A warm GET of a 32 B value is one doorbell: READ the 8 B index word and the
+# 80 B block (24 B header, 13 B key, 32 B value, in 16 B granules); a warm PUT
+# WRITEs that block and CASes the word. The references are at that size.
+perf read_lat_get ib_read_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
+perf write_lat_get ib_write_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
 perf atomic_lat ib_atomic_lat -d rxe0 -R -A CMP_AND_SWAP -n "$LAT_N"
 # 16 READs in flight (-t 16), as many as the store's depth-16 GET keeps; and
 # perftest's default, 128, for reference.
@@ -116,7 +126,7 @@ case $CLK_TCK in '' | *[!0-9]* | 0) CLK_TCK=100 ;; esac
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ t = $12 + $13 } END { print t + 0 }'; }
 # cpu_ns PID: nanoseconds on a CPU, all threads (first field of schedstat):
 # finer than the ticks, which are 10 ms each.
-cpu_ns() { cat "/proc/$1/task"/*/schedstat | awk '{ s += $1 } END { printf "%d", s }'; }
+cpu_ns() { cat "/proc/$1/task"/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # phase NAME KVCLI-ARGS...: run kvcli, keep its JSON as $J/NAME, and the
 # server's CPU ticks and ns and the wall time it took in $RAW/cpu.txt.
@@ -184,38 +194,63 @@ awk '
 	{ printf "%s\"%s\":{\"ticks\":%d,\"cpu_ms\":%.3f,\"wall_s\":%.2f}", (NR > 1 ? "," : ""), $1, $2, $3 / 1e6, $5 - $4 }
 	END { print "}" }' "$RAW/cpu.txt" >"$J/server_cpu"
 
-# What a GET really reads, two ways. AVG: the GET phase's read_bytes/reads,
-# rounded up to 8; the few keys not in their home slot also read bucket words
-# and whole slots, which pull it up. ONE: a 1-op run that took exactly one
-# READ: that READ's size, the common case. ib_read_lat at each new size.
-GET_AVG=""
-GET_ONE=""
-if [ -s "$J/get_d1" ]; then
-	r=$(jnum "$J/get_d1" reads)
-	rb=$(jnum "$J/get_d1" read_bytes)
-	GET_AVG=$(awk -v r="$r" -v b="$rb" 'BEGIN { if (r > 0) printf "%d", int((b / r + 7) / 8) * 8 }')
-fi
-for k in 1 2 3; do
-	f=$J/connect_$k
-	if [ -s "$f" ] && [ "$(jnum "$f" reads)" = 1 ] && [ "$(jnum "$f" doorbells)" = 1 ]; then
-		GET_ONE=$(jnum "$f" read_bytes)
-		break
-	fi
-done
+# ---- value-size sweep ------------------------------------------------------------
 
-# read_lat_at NAME SIZE: $J/NAME is ib_read_lat at SIZE bytes (run only once per size).
-read_lat_at() {
-	[ -n "$2" ] || return 0
-	for prev in read_lat_get_param read_lat_get_avg; do
-		if [ -s "$J/$prev" ] && grep -q "\"bytes\":$2," "$J/$prev"; then
-			cp "$J/$prev" "$J/$1"
-			return 0
-		fi
-	done
-	perf "$1" ib_read_lat -d rxe0 -R -s "$2" -n "$LAT_N"
+# On its own server: a 512 MiB slab (the VM has 1 GiB), so that 1 MiB PUTs,
+# whose overwritten blocks come back only by a pass of the sweep (one per
+# lease, 1 s), never wait for space. 32 keys of each size (4 at 256 KiB and
+# 1 MiB), loaded by the PUT phase (which then overwrites them); the GET phase
+# reads the same keys over
+# and over, so after its first read of each the client knows where the key's
+# word is: a warm GET, one doorbell (the word and the block). Ops are bounded
+# in count and in time (--seconds).
+SWEEP_KEYS=32
+# sweep_n SIZE N1 N16K N256K N1M: the count for SIZE's class
+sweep_n() {
+	case $1 in
+	32 | 1024) echo "$2" ;;
+	16384 | 65536) echo "$3" ;;
+	262144) echo "$4" ;;
+	*) echo "$5" ;;
+	esac
 }
-read_lat_at read_lat_get_avg "$GET_AVG"
-read_lat_at read_lat_get_one "$GET_ONE"
+if [ "$SWEEP" = 1 ]; then
+	start_server -q -m 512M
+	for sz in 32 1024 16384 65536 262144 1048576; do
+		# 4 keys at 256 KiB and 1 MiB, whose phases make few ops: the
+		# first (cold) read of each key stays a small share
+		k=$SWEEP_KEYS
+		[ "$sz" -lt 262144 ] || k=4
+		SB="--keys $k --value-size $sz --depth 1 --seconds 8"
+		# shellcheck disable=SC2086 # $SB is a list of options
+		if [ "$sz" = 65536 ]; then # only GET throughput: the keys, then GETs
+			phase "sw_put_$sz" bench --workload put --ops 1 $SB
+		else
+			phase "sw_put_$sz" bench --workload put --ops $(($(sweep_n "$sz" 3000 400 60 30) * SCALE)) $SB
+		fi
+		# shellcheck disable=SC2086
+		phase "sw_get_$sz" bench --workload get --ops $(($(sweep_n "$sz" 5000 600 100 50) * SCALE)) $SB
+	done
+	phase sweep_stats stats
+	stop_server TERM || note_fail "kvserver (sweep) exit status $?"
+
+	# perftest at each value size: latencies 3 times at the sizes with a
+	# target (the 32 B point is the 80 B runs above; 256 KiB and 1 MiB),
+	# once at 1 KiB and 16 KiB; fewer iterations as the size grows.
+	PERF_REPEAT=1 perf read_lat_1024 ib_read_lat -d rxe0 -R -s 1024 -n 1000
+	PERF_REPEAT=1 perf write_lat_1024 ib_write_lat -d rxe0 -R -s 1024 -n 1000
+	PERF_REPEAT=1 perf read_lat_16384 ib_read_lat -d rxe0 -R -s 16384 -n 200
+	PERF_REPEAT=1 perf write_lat_16384 ib_write_lat -d rxe0 -R -s 16384 -n 200
+	perf read_lat_262144 ib_read_lat -d rxe0 -R -s 262144 -n 40
+	perf write_lat_262144 ib_write_lat -d rxe0 -R -s 262144 -n 40
+	perf read_lat_1048576 ib_read_lat -d rxe0 -R -s 1048576 -n 15
+	perf write_lat_1048576 ib_write_lat -d rxe0 -R -s 1048576 -n 15
+	# Bandwidth: one READ in flight (-t 1), as a depth-1 GET keeps; and
+	# perftest's default 128 in flight at 1 MiB, once, for reference.
+	perf read_bw_65536_t1 ib_read_bw -d rxe0 -R -s 65536 -n 150 -t 1
+	perf read_bw_1048576_t1 ib_read_bw -d rxe0 -R -s 1048576 -n 30 -t 1
+	PERF_REPEAT=1 perf read_bw_1048576_t128 ib_read_bw -d rxe0 -R -s 1048576 -n 60
+fi
 
 # ---- redis over TCP loopback --------------------------------------------------
 
@@ -270,21 +305,27 @@ obj() {
 {
 	printf '{"meta":{"vm_kernel":"%s","clk_tck":%s,"lat_iterations":%s,"repeat":%s,"scale":%s,' \
 		"$(uname -r)" "$CLK_TCK" "$LAT_N" "$REPEAT" "$SCALE"
-	printf '"get_read_bytes_param":%s,"get_read_bytes_avg":%s,"get_read_bytes_one":%s,' \
-		"$GET_BYTES" "${GET_AVG:-null}" "${GET_ONE:-null}"
+	printf '"get_read_bytes":%s,"sweep_keys":%s,' "$GET_BYTES" "$SWEEP_KEYS"
 	printf '"vm_seconds":%s,"failed":"%s"},\n' \
 		"$(awk -v a="$t_all" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')" "$(echo "${FAILED# }" | tr -d '\042\134')"
 	printf '"perftest":'
-	obj read_lat_64 read_lat_get_param read_lat_get_avg read_lat_get_one write_lat_64 atomic_lat \
-		read_bw_64_t16 read_bw_64_t128
+	obj read_lat_get write_lat_get atomic_lat read_bw_64_t16 read_bw_64_t128 \
+		read_lat_1024 write_lat_1024 read_lat_16384 write_lat_16384 \
+		read_lat_262144 write_lat_262144 read_lat_1048576 write_lat_1048576 \
+		read_bw_65536_t1 read_bw_1048576_t1 read_bw_1048576_t128
 	printf ',\n"store":'
 	obj load connect_1 get_d1 put_d1 get_d16 ycsb_a ycsb_b ycsb_c get_split get_hot put_split
+	printf ',\n"sweep":'
+	obj sw_put_32 sw_get_32 sw_put_1024 sw_get_1024 sw_put_16384 sw_get_16384 \
+		sw_put_65536 sw_get_65536 sw_put_262144 sw_get_262144 sw_put_1048576 sw_get_1048576
 	printf ',\n"server_cpu_s":'
 	tr -d '\n' <"$J/server_cpu_s"
 	printf ',\n"server_cpu":'
 	tr -d '\n' <"$J/server_cpu"
 	printf ',\n"server_stats":'
 	if [ -s "$J/server_stats" ]; then tr -d '\n' <"$J/server_stats"; else printf null; fi
+	printf ',\n"sweep_server_stats":'
+	if [ -s "$J/sweep_stats" ]; then tr -d '\n' <"$J/sweep_stats"; else printf null; fi
 	printf ',\n"redis":'
 	obj p1 p16
 	echo '}'
