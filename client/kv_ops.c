@@ -26,14 +26,15 @@
 struct kv__op {
 	const void *key;
 	size_t klen;
-	const void *val; /* PUT: the value */
+	const void *val; /* PUT: the value; DEL: none (a tombstone) */
 	size_t vlen;
 	bool del;
 	struct kv_keyhash kh;
-	uint64_t w_new;  /* PUT: the word naming our block */
+	uint64_t w_new;  /* the word naming our block (a DEL's: a tombstone) */
 	uint64_t blk_off;/* PUT: where the block goes (slab offset) */
 	size_t blk_len;
 	bool written;    /* PUT: the block is in the slab */
+	uint64_t slab_head, slab_prev; /* what its head and prev are there */
 	uint64_t other[KV__NPAIR]; /* words proven to hold another key */
 	unsigned nother;
 };
@@ -254,35 +255,80 @@ static int kv__retry(kv_client *c, kv__once_fn once, struct kv__op *op, struct k
 
 /* ---- GET ----------------------------------------------------------------- */
 
+/*
+ * READ the block word @w names into ws.rblk and check it for the key.
+ * 0 and f->v; -EAGAIN when it does not validate.
+ */
+static int kv__read_block(kv_client *c, const struct kv__op *op, uint64_t w,
+			  struct kv_block_view *v)
+{
+	uint32_t len = kv__blk_read_len(c, w);
+	struct kv_wr rd;
+	int ret;
+
+	if (len < KV_BLOCK_HDR)
+		return -EAGAIN;
+	kv__rd(&rd, kv_block_off(G(c), w), c->ws.rblk, len);
+	if ((ret = kv__run(c, &rd, 1)))
+		return ret;
+	if (kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, v) != KV_BLOCK_OK) {
+		kv__saw(c, w);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/*
+ * The key's word names a block not yet committed: its write is under way
+ * (or its writer died), and takes effect when its predecessor is retired.
+ * READ the predecessor: whole, of the key and not retired, its value is
+ * still the key's; else the new block's is (READ again: the buffer was
+ * reused). 0 with f->v the value's block; -EAGAIN.
+ */
+static int kv__resolve(kv_client *c, const struct kv__op *op, struct kv__found *f)
+{
+	struct kv_block_view pv;
+	uint64_t prev = f->v.prev;
+	int ret;
+
+	if (prev && (ret = kv__read_block(c, op, prev, &pv)) != -EAGAIN) {
+		if (ret)
+			return ret;
+		if (!kv_view_retired(&pv)) {
+			f->v = pv;
+			return 0;
+		}
+	}
+	return kv__read_block(c, op, f->word, &f->v);
+}
+
 static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 {
 	struct kv__cached *e = kv__cache_get(c, &op->kh);
 	int ret;
 
-	if (e) { /* warm: the word and its block behind one doorbell */
-		uint64_t w = e->word, idx = e->idx;
-		uint32_t len = kv__blk_read_len(c, w);
-		struct kv_wr rd[2];
-
-		kv__rd(&rd[0], kv_word_off(G(c), idx), &c->ws.word[0], 8);
-		kv__rd(&rd[1], kv_block_off(G(c), w), c->ws.rblk, len);
-		if ((ret = kv__run(c, rd, len ? 2 : 1)))                   /* RT1 */
+	if (e) { /* warm: one READ of the block this client last saw */
+		ret = kv__read_block(c, op, e->word, &f->v);                /* RT1 */
+		if (ret && ret != -EAGAIN)
 			return ret;
-		if (c->ws.word[0] == w &&
-		    kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, &f->v) ==
-			    KV_BLOCK_OK) {
-			f->idx = idx;
-			f->word = w;
+		/* Committed and not retired: its write took effect and none
+		 * after it has; the value is the key's now. */
+		if (!ret && f->v.head == e->word && !kv_view_tomb(&f->v)) {
+			f->idx = e->idx;
+			f->word = e->word;
 			return 0;
 		}
 		kv__cache_put(c, &op->kh, 0, 0);
 	}
 	if ((ret = kv__read_buckets(c, &op->kh, NULL, 0)))                /* RT1 */
 		return ret;
-	ret = kv__find(c, op, f);                                         /* RT2 */
-	if (!ret)
+	if ((ret = kv__find(c, op, f)))                                   /* RT2 */
+		return ret;
+	if (!kv_view_committed(&f->v) && (ret = kv__resolve(c, op, f)))   /* RT3 */
+		return ret;
+	if (f->v.head == f->word && !kv_view_tomb(&f->v))
 		kv__cache_put(c, &op->kh, f->idx, f->word);
-	return ret;
+	return kv_view_tomb(&f->v) ? -ENOENT : 0;
 }
 
 static int kv__check_key(const kv_client *c, size_t klen)
@@ -354,8 +400,8 @@ static bool kv__transport_error(int err)
 int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		 struct kv_result *res)
 {
-	size_t stride = c->multi_stride, area = stride + KV_BUCKET_BYTES;
-	struct kv_wr w[2 * KV_MAX_DEPTH];
+	size_t stride = c->multi_stride;
+	struct kv_wr w[KV_MAX_DEPTH];
 	struct kv__cached warm[KV_MAX_DEPTH];
 	struct kv__op op;
 	unsigned nw = 0;
@@ -363,10 +409,9 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 
 	if (n > c->depth)
 		return -EINVAL;
-	/* Every key whose word this client knows: the word and the block,
-	 * all behind one doorbell. */
+	/* Every key whose block this client knows: its READ, all behind one
+	 * doorbell. */
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *a = c->multi + i * area;
 		struct kv__cached *e;
 		uint32_t len;
 
@@ -376,24 +421,24 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 			continue;
 		kv__op_init(c, &op, keys[i].key, keys[i].klen);
 		e = kv__cache_get(c, &op.kh);
-		if (!e || !(len = kv__blk_read_len(c, e->word)) || len > stride)
+		if (!e || (len = kv__blk_read_len(c, e->word)) < KV_BLOCK_HDR || len > stride)
 			continue;
 		warm[i] = *e;
-		kv__rd(&w[nw++], kv_word_off(G(c), e->idx), a, 8);
-		kv__rd(&w[nw++], kv_block_off(G(c), e->word), a + KV_BUCKET_BYTES, len);
+		kv__rd(&w[nw++], kv_block_off(G(c), e->word), c->multi + i * stride, len);
 	}
 	if (nw && (ret = kv__run(c, w, nw)))
 		return ret;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *a = c->multi + i * area, *blk = a + KV_BUCKET_BYTES;
+		uint8_t *blk = c->multi + i * stride;
 		struct kv_block_view v;
 		struct kv__found f;
 
 		if (res[i].status)
 			continue;
-		if (warm[i].word && *(uint64_t *)(void *)a == warm[i].word &&
+		if (warm[i].word &&
 		    kv_block_check(blk, kv__blk_read_len(c, warm[i].word), warm[i].word, G(c),
-				   keys[i].key, keys[i].klen, &v) == KV_BLOCK_OK) {
+				   keys[i].key, keys[i].klen, &v) == KV_BLOCK_OK &&
+		    v.head == warm[i].word && !kv_view_tomb(&v)) {
 			res[i].val = v.val;
 			res[i].vlen = v.vlen;
 			continue;
@@ -489,35 +534,70 @@ static int kv__alloc(kv_client *c, size_t len, uint64_t *off)
 
 /* ---- PUT and DEL --------------------------------------------------------- */
 
-/* The WRITE of our block, if it has not gone yet, to go first in a doorbell. */
-static unsigned kv__blk_write(kv_client *c, const struct kv__op *op, struct kv_wr *w)
+/*
+ * Our block as the slab must hold it before the CAS that publishes it: head
+ * @head, predecessor @prev. The first WRITE carries all of it; later only
+ * the 16 bytes of head and prev, when they differ. Adds at most one WRITE to
+ * @w; returns how many.
+ */
+static unsigned kv__blk_write(kv_client *c, struct kv__op *op, uint64_t head, uint64_t prev,
+			      struct kv_wr *w)
 {
-	if (op->del || op->written)
+	uint32_t len = (uint32_t)op->blk_len;
+
+	if (op->written && op->slab_head == head && op->slab_prev == prev)
 		return 0;
+	kv_block_set_head(c->ws.wblk, head, prev);
+	if (op->written)
+		len = 16;
 	*w = (struct kv_wr){.op = KV_WR_WRITE, .off = op->blk_off, .local = c->ws.wblk,
-			    .len = (uint32_t)op->blk_len};
+			    .len = len};
+	op->slab_head = head;
+	op->slab_prev = prev;
 	return 1;
 }
 
-/* CAS word @idx from @old to what this operation publishes. 0, or -EBUSY
- * when the word had moved on. */
+/*
+ * Make the write of block word @w (found uncommitted) take effect, as its
+ * writer would: retire its predecessor @prev, then commit it. Either CAS may
+ * find the work done already (by its writer, another helper, the server).
+ */
+static int kv__finish(kv_client *c, uint64_t w, uint64_t prev)
+{
+	struct kv_wr x[2];
+	unsigned n = 0;
+
+	if (prev && kv_block_read_len(G(c), prev) >= KV_BLOCK_HDR)
+		kv__cas(&x[n++], kv_block_off(G(c), prev), &c->ws.word[2], prev,
+			kv_head_retired(prev));
+	kv__cas(&x[n++], kv_block_off(G(c), w), &c->ws.word[3], kv_head_uncommitted(w), w);
+	return kv__run(c, x, n);
+}
+
+/*
+ * Word @idx holds @old, whose block is committed (a key's current value).
+ * Swing it to our block, then make that take effect: retire @old's block
+ * (the instant the write takes effect) and commit ours. 0, or -EBUSY when
+ * the word had moved on.
+ */
 static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old)
 {
-	uint64_t nw = op->del ? 0 : op->w_new;
 	struct kv_wr w[2];
-	unsigned n = kv__blk_write(c, op, w);
+	unsigned n = kv__blk_write(c, op, kv_head_uncommitted(op->w_new), old, w);
 	int ret;
 
-	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], old, nw);
-	if ((ret = kv__run(c, w, n)))
+	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], old, op->w_new);
+	if ((ret = kv__run(c, w, n)))                                    /* RT */
 		return ret;
-	op->written = !op->del;
+	op->written = true;
 	if (c->ws.word[1] != old) {
 		kv__saw(c, c->ws.word[1]);
 		kv__cache_put(c, &op->kh, 0, 0);
 		return -EBUSY;
 	}
-	kv__cache_put(c, &op->kh, idx, nw);
+	if ((ret = kv__finish(c, op->w_new, old)))                        /* RT */
+		return ret;
+	kv__cache_put(c, &op->kh, idx, op->del ? 0 : op->w_new);
 	return 0;
 }
 
@@ -597,6 +677,7 @@ static int kv__insert(kv_client *c, struct kv__op *op)
 	uint64_t claim = kv_word_claim(op->kh.fp, c->hello.client_id), idx;
 	int pos = kv_probe_empty(c->ws.words), ret;
 	struct kv_wr w[4];
+	unsigned n;
 
 	if (pos == -ENOSPC)
 		return kv__full_or_moved(c, op);
@@ -614,10 +695,17 @@ static int kv__insert(kv_client *c, struct kv__op *op)
 
 		return un ? un : ret == -EEXIST ? -EBUSY : ret;
 	}
-	ret = kv__swing(c, op, idx, claim);                               /* RT */
-	if (ret == -EBUSY) /* only the server clears our claim: we were cut off */
+	/* An insert has no predecessor: its block is committed at birth, and
+	 * the CAS that publishes it is the instant it takes effect. */
+	n = kv__blk_write(c, op, op->w_new, 0, w);
+	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], claim, op->w_new);
+	if ((ret = kv__run(c, w, n)))                                     /* RT */
+		return ret;
+	op->written = true;
+	if (c->ws.word[1] != claim) /* only the server clears our claim: we were cut off */
 		return -ECONNRESET;
-	return ret;
+	kv__cache_put(c, &op->kh, idx, op->w_new);
+	return 0;
 }
 
 static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
@@ -628,29 +716,56 @@ static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 	int ret;
 
 	if (e) { /* warm: write the block and swing the word, one doorbell */
-		ret = kv__swing(c, op, e->idx, e->word);                  /* RT1 */
+		ret = kv__swing(c, op, e->idx, e->word);                  /* RT1, RT2 */
 		if (ret != -EBUSY)
 			return ret;
 	}
-	n = kv__blk_write(c, op, w);
+	/* Cold: the block goes with the first READs, as an insert's would be. */
+	n = kv__blk_write(c, op, op->w_new, 0, w);
 	if ((ret = kv__read_buckets(c, &op->kh, w, n)))                   /* RT1 */
 		return ret;
-	op->written = !op->del;
+	op->written = true;
 	ret = kv__find(c, op, f);                                         /* RT2 */
-	if (!ret)
-		return kv__swing(c, op, f->idx, f->word);                 /* RT3 */
-	if (ret != -ENOENT)
+	if (ret == -ENOENT)
+		return op->del ? -ENOENT : kv__insert(c, op);             /* RT3.. */
+	if (ret)
 		return ret;
-	if (op->del)
-		return -ENOENT;
-	return kv__insert(c, op);
+	/* A write of the key is under way, or its writer died: finish it
+	 * first, so that ours replaces a committed block. */
+	if (!kv_view_committed(&f->v) && (ret = kv__finish(c, f->word, f->v.prev)))
+		return ret;
+	if (op->del && kv_view_tomb(&f->v))
+		return -ENOENT; /* deleted already */
+	return kv__swing(c, op, f->idx, f->word);                         /* RT3, RT4 */
+}
+
+/* Allocate and write locally the block this PUT or DEL publishes. */
+static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t vlen)
+{
+	uint64_t gran;
+	int ret;
+
+	op->val = val ? val : "";
+	op->vlen = vlen;
+	op->blk_len = (size_t)kv_block_granules(op->klen, vlen) * KV_GRANULE;
+	if ((ret = kv__alloc(c, op->blk_len, &op->blk_off)))
+		return ret;
+	gran = op->blk_off / KV_GRANULE;
+	op->blk_off += G(c)->data_off;
+	op->w_new = kv_word_block(op->kh.fp, (unsigned)kv_rand_next(&c->rng),
+				  kv_len_code(op->blk_len / KV_GRANULE), gran);
+	kv_block_encode(c->ws.wblk, op->w_new, op->w_new, 0,
+			op->del ? KV_BLOCK_TOMBSTONE : 0, G(c)->hash_seed, op->key, op->klen,
+			op->val, vlen);
+	op->slab_head = op->w_new;
+	op->slab_prev = 0;
+	return 0;
 }
 
 int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct kv__found f;
 	struct kv__op op;
-	uint64_t gran;
 	int ret = kv__check_key(c, klen);
 
 	if (ret)
@@ -658,19 +773,13 @@ int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t v
 	if (vlen > G(c)->max_value)
 		return -E2BIG;
 	kv__op_init(c, &op, key, klen);
-	op.val = val ? val : "";
-	op.vlen = vlen;
-	op.blk_len = (size_t)kv_block_granules(klen, vlen) * KV_GRANULE;
-	if ((ret = kv__alloc(c, op.blk_len, &op.blk_off)))
+	if ((ret = kv__prepare(c, &op, val, vlen)))
 		return ret;
-	gran = op.blk_off / KV_GRANULE;
-	op.blk_off += G(c)->data_off;
-	op.w_new = kv_word_block(op.kh.fp, (unsigned)kv_rand_next(&c->rng),
-				 kv_len_code(op.blk_len / KV_GRANULE), gran);
-	kv_block_encode(c->ws.wblk, op.w_new, G(c)->hash_seed, key, klen, op.val, vlen);
 	return kv__retry(c, kv__put_once, &op, &f);
 }
 
+/* A DEL writes a tombstone block (the key, no value) in the key's word, so
+ * that the value it replaces is retired like any other. */
 int kv_del(kv_client *c, const void *key, size_t klen)
 {
 	struct kv__found f;
@@ -681,5 +790,7 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 		return ret;
 	kv__op_init(c, &op, key, klen);
 	op.del = true;
+	if ((ret = kv__prepare(c, &op, NULL, 0)))
+		return ret;
 	return kv__retry(c, kv__put_once, &op, &f);
 }

@@ -9,7 +9,7 @@
 #include "kv_base.h"
 
 #define KV_SEED2_MIX 0x9e3779b97f4a7c15ull
-#define KV_CHECK_OFF 16
+#define KV_CHECK_OFF 24
 
 uint64_t kv_len_decode(unsigned code)
 {
@@ -101,16 +101,18 @@ int kv_geometry_layout(uint64_t slab_len, uint64_t index_bytes, uint32_t max_key
 	return kv_geometry_check(g, slab_len, err, errlen);
 }
 
-size_t kv_block_encode(uint8_t *buf, uint64_t w, uint64_t seed, const void *key,
-		       size_t klen, const void *val, size_t vlen)
+size_t kv_block_encode(uint8_t *buf, uint64_t w, uint64_t head, uint64_t prev,
+		       uint16_t flags, uint64_t seed, const void *key, size_t klen,
+		       const void *val, size_t vlen)
 {
 	size_t len = (size_t)kv_block_granules(klen, vlen) * KV_GRANULE;
 	size_t used = KV_BLOCK_HDR + klen + vlen;
 
 	kv_st64le(buf, w);
-	kv_st32le(buf + 8, (uint32_t)vlen);
-	kv_st16le(buf + 12, (uint16_t)klen);
-	kv_st16le(buf + 14, 0);
+	kv_st64le(buf + 8, 0);
+	kv_st32le(buf + 16, (uint32_t)vlen);
+	kv_st16le(buf + 20, (uint16_t)klen);
+	kv_st16le(buf + 22, flags);
 	kv_st64le(buf + KV_CHECK_OFF, 0);
 	if (klen)
 		memcpy(buf + KV_BLOCK_HDR, key, klen);
@@ -118,6 +120,7 @@ size_t kv_block_encode(uint8_t *buf, uint64_t w, uint64_t seed, const void *key,
 		memmove(buf + KV_BLOCK_HDR + klen, val, vlen);
 	memset(buf + used, 0, len - used);
 	kv_st64le(buf + KV_CHECK_OFF, XXH3_64bits_withSeed(buf, used, seed));
+	kv_block_set_head(buf, head, prev);
 	return len;
 }
 
@@ -125,26 +128,37 @@ enum kv_block_state kv_block_check(uint8_t *buf, size_t len, uint64_t w,
 				   const struct kv_geometry *g, const void *key,
 				   size_t klen, struct kv_block_view *v)
 {
-	uint64_t check, sum;
+	uint64_t check, sum, head, prev;
 	size_t used;
-	uint16_t bk;
+	uint16_t bk, fl;
 	uint32_t bv;
 
-	if (len < KV_BLOCK_HDR || kv_ld64le(buf) != w || kv_word_kind(w) != KV_WORD_BLOCK)
+	if (len < KV_BLOCK_HDR || kv_word_kind(w) != KV_WORD_BLOCK)
 		return KV_BLOCK_BAD;
-	bv = kv_ld32le(buf + 8);
-	bk = kv_ld16le(buf + 12);
-	if (bk == 0 || bk > g->max_key || bv > g->max_value || kv_ld16le(buf + 14) != 0)
+	head = kv_ld64le(buf);
+	prev = kv_ld64le(buf + 8);
+	if ((head & ~KV_HEAD_STATE) != (w & ~KV_HEAD_STATE) ||
+	    (head & KV_HEAD_STATE) == KV_HEAD_RETIRED)
+		return KV_BLOCK_BAD;
+	kv_block_peek(buf, &bk, &bv, &fl);
+	if (bk == 0 || bk > g->max_key || bv > g->max_value || (fl & ~KV_BLOCK_TOMBSTONE) ||
+	    ((fl & KV_BLOCK_TOMBSTONE) && bv) ||
+	    (prev && kv_word_kind(prev) != KV_WORD_BLOCK))
 		return KV_BLOCK_BAD;
 	used = KV_BLOCK_HDR + (size_t)bk + bv;
 	if (used > len || kv_block_granules(bk, bv) > kv_len_decode(kv_word_lcode(w)))
 		return KV_BLOCK_BAD;
 	check = kv_ld64le(buf + KV_CHECK_OFF);
+	kv_block_set_head(buf, w, 0);
 	kv_st64le(buf + KV_CHECK_OFF, 0);
 	sum = XXH3_64bits_withSeed(buf, used, g->hash_seed);
 	kv_st64le(buf + KV_CHECK_OFF, check);
+	kv_block_set_head(buf, head, prev);
 	if (sum != check)
 		return KV_BLOCK_BAD;
+	v->head = head;
+	v->prev = prev;
+	v->flags = fl;
 	v->klen = bk;
 	v->vlen = bv;
 	v->key = buf + KV_BLOCK_HDR;

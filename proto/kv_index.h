@@ -18,19 +18,25 @@
  *
  * Block (little-endian, KV_BLOCK_HDR bytes of header, padded to a granule):
  *
- *   0  u64 head   the index word that publishes this block
- *   8  u32 vlen
- *   12 u16 klen
- *   14 u16 flags  0 (reserved)
- *   16 u64 check  XXH3-64 of the block with this field zero, seeded with the
- *                 store's seed
- *   24 key, value
+ *   0  u64 head   the index word that publishes this block, its two top
+ *                 bits (the word's kind, 01) replaced by the block's state:
+ *                 00 uncommitted, 01 committed (then head == the word),
+ *                 11 committed and retired
+ *   8  u64 prev   the word this block replaced (0: none)
+ *   16 u32 vlen
+ *   20 u16 klen
+ *   22 u16 flags  KV_BLOCK_TOMBSTONE: a DEL (no value)
+ *   24 u64 check  XXH3-64, seeded with the store's seed, of the block with
+ *                 head set to the word, prev and check zero
+ *   32 key, value
  *
- * A block is written whole, before the word that names it is published, and
- * never changed afterwards. A reader trusts a block only if it validates
- * against the word it came from: head equal to the word, lengths in bounds
- * and within the word's length, checksum right. A block freed and reused, or
- * torn by a writer of the reused space, fails this.
+ * A block is written whole before the word that names it is published, and
+ * afterwards only its state changes, by CAS, one bit at a time: COMMITTED
+ * once its predecessor is retired, RETIRED once a successor took effect.
+ * A reader trusts a block only if it validates against the word it came
+ * from: head equal to the word but for the state, lengths in bounds and
+ * within the word's length, checksum right. A block freed and reused, or torn
+ * by a writer of the reused space, fails this.
  */
 #ifndef KV_INDEX_H
 #define KV_INDEX_H
@@ -44,7 +50,11 @@
 #define KV_GRANULE 16u
 #define KV_BUCKET_WORDS 8u
 #define KV_BUCKET_BYTES (8u * KV_BUCKET_WORDS)
-#define KV_BLOCK_HDR 24u
+#define KV_BLOCK_HDR 32u
+#define KV_BLOCK_TOMBSTONE 1u
+#define KV_HEAD_COMMITTED (1ull << 62) /* as in every block word */
+#define KV_HEAD_RETIRED (1ull << 63)
+#define KV_HEAD_STATE (3ull << 62)
 #define KV_KEY_LIMIT 250u                 /* longest key a store may allow */
 #define KV_VALUE_LIMIT (64u << 20)        /* largest -v a server accepts */
 #define KV_DEFAULT_MAX_VALUE (1u << 20)
@@ -145,10 +155,26 @@ int kv_geometry_layout(uint64_t slab_len, uint64_t index_bytes, uint32_t max_key
 		       uint32_t max_value, uint64_t seed, struct kv_geometry *g,
 		       char *err, size_t errlen);
 
-/* Write a block for word @w into @buf (kv_block_granules() * 16 bytes; the
- * padding is zeroed). Returns the padded length. */
-size_t kv_block_encode(uint8_t *buf, uint64_t w, uint64_t seed, const void *key,
-		       size_t klen, const void *val, size_t vlen);
+/* The head a block of word @w carries uncommitted, and retired. */
+static inline uint64_t kv_head_uncommitted(uint64_t w) { return w & ~KV_HEAD_STATE; }
+static inline uint64_t kv_head_retired(uint64_t w) { return w | KV_HEAD_RETIRED; }
+
+/*
+ * Write a block for word @w into @buf (kv_block_granules() * 16 bytes; the
+ * padding is zeroed): head @head (@w in one of its states), @prev, @flags.
+ * Returns the padded length. Head and prev may be rewritten later
+ * (kv_block_set_head) without touching the checksum.
+ */
+size_t kv_block_encode(uint8_t *buf, uint64_t w, uint64_t head, uint64_t prev,
+		       uint16_t flags, uint64_t seed, const void *key, size_t klen,
+		       const void *val, size_t vlen);
+static inline void kv_block_set_head(uint8_t *buf, uint64_t head, uint64_t prev)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		buf[i] = (uint8_t)(head >> (8 * i));
+		buf[8 + i] = (uint8_t)(prev >> (8 * i));
+	}
+}
 
 enum kv_block_state {
 	KV_BLOCK_OK,    /* validates against the word; it is this key */
@@ -157,16 +183,43 @@ enum kv_block_state {
 };
 
 struct kv_block_view {
+	uint64_t head;   /* as read: its state bits say committed, retired */
+	uint64_t prev;
 	uint16_t klen;
+	uint16_t flags;
 	uint32_t vlen;
 	const uint8_t *key;
 	const uint8_t *val;
 };
 
+static inline bool kv_view_committed(const struct kv_block_view *v)
+{
+	return (v->head & KV_HEAD_COMMITTED) != 0;
+}
+static inline bool kv_view_retired(const struct kv_block_view *v)
+{
+	return (v->head & KV_HEAD_RETIRED) != 0;
+}
+static inline bool kv_view_tomb(const struct kv_block_view *v)
+{
+	return (v->flags & KV_BLOCK_TOMBSTONE) != 0;
+}
+
+/* Lengths and flags from a block header (no checks: for counting). */
+static inline void kv_block_peek(const uint8_t *b, uint16_t *klen, uint32_t *vlen,
+				 uint16_t *flags)
+{
+	*vlen = (uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 |
+		(uint32_t)b[19] << 24;
+	*klen = (uint16_t)(b[20] | b[21] << 8);
+	*flags = (uint16_t)(b[22] | b[23] << 8);
+}
+
 /*
- * Judge @len bytes read for word @w. @buf is the caller's and the check field
- * is zeroed and restored in place. @key may be NULL: then a valid block is
- * KV_BLOCK_OK whatever its key. Never reads past @len.
+ * Judge @len bytes read for word @w (its state aside). @buf is the caller's:
+ * the head, prev and check fields are set for the sum and restored in place.
+ * @key may be NULL: then a valid block is KV_BLOCK_OK whatever its key.
+ * Never reads past @len.
  */
 enum kv_block_state kv_block_check(uint8_t *buf, size_t len, uint64_t w,
 				   const struct kv_geometry *g, const void *key,

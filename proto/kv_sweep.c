@@ -29,8 +29,9 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 	s->track = calloc(KV_SWEEP_TRACK, sizeof(*s->track));
 	s->refused_at = calloc(KV_SWEEP_IDS, sizeof(*s->refused_at));
 	s->refused_freed = calloc(KV_SWEEP_IDS, sizeof(*s->refused_freed));
+	s->uncommitted = calloc(KV_SWEEP_TRACK, sizeof(*s->uncommitted));
 	if (!s->state || !s->gone_at || !s->grants || !s->progress_ns || !s->track ||
-	    !s->refused_at || !s->refused_freed ||
+	    !s->refused_at || !s->refused_freed || !s->uncommitted ||
 	    kv_alloc_init(&s->alloc, kv_data_granules(g))) {
 		kv_sweep_free(s);
 		return -ENOMEM;
@@ -47,6 +48,7 @@ void kv_sweep_free(struct kv_sweep *s)
 	free(s->track);
 	free(s->refused_at);
 	free(s->refused_freed);
+	free(s->uncommitted);
 	kv_alloc_free(&s->alloc);
 	memset(s, 0, sizeof(*s));
 }
@@ -271,29 +273,89 @@ static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 	return released;
 }
 
-/* Mark the extent block word @w names: exactly its block when the header
- * there is its own, else all the word's length says. */
-static void kv__mark_block(struct kv_sweep *s, uint64_t w)
+/* CAS a word of the slab, as a client's CAS does (see docs/design.md on
+ * CPU and NIC atomics). */
+static bool kv__cas64(uint8_t *p, uint64_t expect, uint64_t swap)
+{
+	return __atomic_compare_exchange_n((uint64_t *)(void *)p, &expect, swap, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Was block word @w at @idx seen uncommitted by an earlier pass too? Then its
+ * writer left it (a live writer commits within a round trip of publishing),
+ * and the sweep finishes the write. Remembers up to KV_SWEEP_TRACK of them.
+ */
+static bool kv__left(struct kv_sweep *s, uint64_t idx, uint64_t w)
+{
+	struct kv_sweep_claim *free_slot = NULL;
+
+	for (uint32_t i = 0; i < KV_SWEEP_TRACK; i++) {
+		struct kv_sweep_claim *u = &s->uncommitted[i];
+
+		if (u->word == w && u->idx == idx)
+			return u->since_ns < s->passes; /* the pass it was seen in */
+		if (!free_slot && (!u->word || u->since_ns + 2 < s->passes))
+			free_slot = u;
+	}
+	if (free_slot)
+		*free_slot = (struct kv_sweep_claim){idx, w, s->passes};
+	return false;
+}
+
+/*
+ * Index word @idx names block @w. Mark its extent (exactly its block when the
+ * header there is its own, else all the word's length says), and finish what
+ * a writer may have left: an uncommitted block gets its predecessor retired
+ * and itself committed (what any writer of the key would do first, and what
+ * its own writer does next), and a committed tombstone goes: its word back to
+ * 0 (a DEL's block is only kept until then). Returns whether the word still
+ * names a live item.
+ */
+static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w)
 {
 	const struct kv_geometry *g = s->g;
 	uint64_t len = kv_block_read_len(g, w), gran = kv_word_gran(w);
 	struct kv_extent e = {gran, len / KV_GRANULE};
+	bool live = true;
 
 	if (!len)
-		return;
+		return true;
 	if (len >= KV_BLOCK_HDR) {
-		const uint8_t *b = s->slab + kv_block_off(g, w);
-		uint64_t head = __atomic_load_n((const uint64_t *)(const void *)b,
-						__ATOMIC_RELAXED);
-		uint64_t n = kv_block_granules(kv_ld16le(b + 12), kv_ld32le(b + 8));
+		uint8_t *b = s->slab + kv_block_off(g, w);
+		uint64_t head = __atomic_load_n((uint64_t *)(void *)b, __ATOMIC_ACQUIRE);
+		uint16_t klen, flags;
+		uint32_t vlen;
+		uint64_t n;
 
-		if (head == w && n <= e.len) {
+		kv_block_peek(b, &klen, &vlen, &flags);
+		n = kv_block_granules(klen, vlen);
+		if ((head & ~KV_HEAD_STATE) == (w & ~KV_HEAD_STATE) && n <= e.len) {
+			uint64_t prev = kv_ld64le(b + 8);
+
 			e.len = n;
-			s->cur.payload_bytes += kv_ld16le(b + 12) + (uint64_t)kv_ld32le(b + 8);
+			if (!(head & KV_HEAD_COMMITTED) && head == kv_head_uncommitted(w) &&
+			    kv__left(s, idx, w)) {
+				if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
+				    kv_block_read_len(g, prev) >= KV_BLOCK_HDR)
+					kv__cas64(s->slab + kv_block_off(g, prev), prev,
+						  kv_head_retired(prev));
+				if (kv__cas64(b, head, w))
+					head = w;
+			}
+			if (head == w && (flags & KV_BLOCK_TOMBSTONE) &&
+			    kv__cas64(s->slab + kv_word_off(g, idx), w, 0)) {
+				s->cur.tombs_cleared++;
+				return false; /* its space is freed at this pass's end */
+			}
+			live = !(flags & KV_BLOCK_TOMBSTONE);
+			if (live)
+				s->cur.payload_bytes += klen + (uint64_t)vlen;
 		}
 	}
 	s->cur.block_bytes += e.len * KV_GRANULE;
 	kv_alloc_mark(&s->alloc, &e);
+	return live;
 }
 
 static void kv__pass_end(struct kv_sweep *s)
@@ -328,8 +390,7 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 
 			switch (kv_word_kind(w)) {
 			case KV_WORD_BLOCK:
-				s->cur.items++;
-				kv__mark_block(s, w);
+				s->cur.items += kv__walk_block(s, s->cursor, w);
 				break;
 			case KV_WORD_CLAIM:
 				released += kv__look_claim(s, s->cursor, w, now_ns, &held);

@@ -2,7 +2,8 @@
  * kv_sweep.h - the server's side of the protocol over slab contents: an
  * incremental walk of the index words that releases the insert claims of
  * clients that are gone, breaks claims held past their lease (fencing the
- * holder first), marks the blocks the index names for the allocator, counts
+ * holder first), marks the blocks the index names for the allocator, finishes
+ * writes a client left uncommitted, clears committed DEL tombstones, counts
  * items, and hands out and takes back the clients' grants of data space.
  *
  * Claims are the only locks of the store: an update or a delete publishes
@@ -43,6 +44,7 @@ struct kv_sweep_census {
 	uint64_t claims;         /* claim words of live owners */
 	uint64_t payload_bytes;  /* key + value bytes of the items */
 	uint64_t block_bytes;    /* bytes of their blocks (granules) */
+	uint64_t tombs_cleared;  /* committed DEL tombstones whose word went to 0 */
 };
 
 enum kv_owner_state {
@@ -88,6 +90,8 @@ struct kv_sweep {
 	uint64_t *refused_at;          /* per id: pass count at which a refused
 					  grant may become "store full" (0: none) */
 	uint64_t *refused_freed;       /* per id: granules freed (st.freed) then */
+	struct kv_sweep_claim *uncommitted; /* blocks seen uncommitted: idx, word,
+					       and (in since_ns) the pass */
 	kv_sweep_fence_fn fence;
 	void *fence_ctx;
 };

@@ -82,7 +82,7 @@ static uint8_t *block_new(uint64_t w, const char *key, const char *val, size_t *
 
 	ck_assert_ptr_nonnull(b);
 	memset(b, 0xcc, n);
-	ck_assert_uint_eq(kv_block_encode(b, w, SEED, key, klen, val, vlen), n);
+	ck_assert_uint_eq(kv_block_encode(b, w, w, 0, 0, SEED, key, klen, val, vlen), n);
 	*len = n;
 	return b;
 }
@@ -443,18 +443,19 @@ START_TEST(test_block_round_trip)
 	size_t len;
 	uint8_t *b = block_new(w, "alpha", "one", &len);
 
-	ck_assert_uint_eq(len, 32); /* 24 + 5 + 3 = 32: two granules */
+	ck_assert_uint_eq(len, 48); /* 32 + 5 + 3 = 40: three granules */
 	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_OK);
 	ck_assert_uint_eq(v.klen, 5);
 	ck_assert_uint_eq(v.vlen, 3);
 	ck_assert_mem_eq(v.key, "alpha", 5);
 	ck_assert_mem_eq(v.val, "one", 3);
 	ck_assert_ptr_eq(v.key, b + KV_BLOCK_HDR);
-	/* The header as documented: head word, lengths, flags, little-endian. */
+	/* The header as documented: head word, prev, lengths, flags, little-endian. */
 	ck_assert_uint_eq(kv_ld64le(b), w);
-	ck_assert_uint_eq(kv_ld32le(b + 8), 3);
-	ck_assert_uint_eq(kv_ld16le(b + 12), 5);
-	ck_assert_uint_eq(kv_ld16le(b + 14), 0);
+	ck_assert_uint_eq(kv_ld64le(b + 8), 0);
+	ck_assert_uint_eq(kv_ld32le(b + 16), 3);
+	ck_assert_uint_eq(kv_ld16le(b + 20), 5);
+	ck_assert_uint_eq(kv_ld16le(b + 22), 0);
 	/* No key given: any valid block is OK. */
 	ck_assert_int_eq(kv_block_check(b, len, w, &g, NULL, 0, &v), KV_BLOCK_OK);
 	/* Another key with this fingerprint: a valid block, not ours. */
@@ -481,7 +482,7 @@ START_TEST(test_block_sizes_and_padding)
 
 			ck_assert_ptr_nonnull(b);
 			memset(b, 0xcc, n);
-			ck_assert_uint_eq(kv_block_encode(b, w, SEED, key, klen, val, vlen), n);
+			ck_assert_uint_eq(kv_block_encode(b, w, w, 0, 0, SEED, key, klen, val, vlen), n);
 			ck_assert_uint_ge(n, KV_BLOCK_HDR + klen + vlen);
 			ck_assert_uint_lt(n, KV_BLOCK_HDR + klen + vlen + KV_GRANULE);
 			for (size_t i = KV_BLOCK_HDR + klen + vlen; i < n; i++)
@@ -533,7 +534,7 @@ START_TEST(test_block_wrong_word)
 					&v), KV_BLOCK_BAD);
 	ck_assert_int_eq(kv_block_check(b, len, block_word(0x322, 5, 5, 3, 77), &g, "alpha", 5,
 					&v), KV_BLOCK_BAD);
-	ck_assert_int_eq(kv_block_check(b, len, kv_word_block(0x321, 5, 3, 77), &g, "alpha", 5,
+	ck_assert_int_eq(kv_block_check(b, len, kv_word_block(0x321, 5, 2, 77), &g, "alpha", 5,
 					&v), KV_BLOCK_BAD);
 	ck_assert_int_eq(kv_block_check(b, len, kv_word_claim(0x321, 5), &g, "alpha", 5, &v),
 			 KV_BLOCK_BAD);
@@ -565,10 +566,14 @@ START_TEST(test_block_flipped_bytes)
 	ck_assert_ptr_nonnull(b);
 	for (int i = 0; i < 64; i++)
 		val[i] = (char)(i * 7);
-	kv_block_encode(b, w, SEED, key, 16, val, 64);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 16, val, 64);
 	ck_assert_int_eq(kv_block_check(b, n, w, &g, key, 16, &v), KV_BLOCK_OK);
 	for (size_t pos = 0; pos < used; pos++) {
+		if (pos >= 8 && pos < 16)
+			continue; /* prev: not summed (see test_block_state_and_prev) */
 		for (int bit = 0; bit < 8; bit++) {
+			if (pos == 7 && bit >= 6)
+				continue; /* the state bits */
 			b[pos] ^= (uint8_t)(1u << bit);
 			ck_assert_msg(kv_block_check(b, n, w, &g, key, 16, &v) == KV_BLOCK_BAD,
 				      "byte %zu bit %d flipped, not seen", pos, bit);
@@ -576,6 +581,8 @@ START_TEST(test_block_flipped_bytes)
 				      "byte %zu bit %d flipped, not seen (no key)", pos, bit);
 			b[pos] ^= (uint8_t)(1u << bit);
 		}
+		if (pos == 7)
+			continue;
 		/* A whole byte replaced. */
 		b[pos] ^= 0xff;
 		ck_assert_int_eq(kv_block_check(b, n, w, &g, key, 16, &v), KV_BLOCK_BAD);
@@ -583,6 +590,45 @@ START_TEST(test_block_flipped_bytes)
 	}
 	ck_assert_int_eq(kv_block_check(b, n, w, &g, key, 16, &v), KV_BLOCK_OK);
 	free(b);
+}
+END_TEST
+
+/* The state bits and prev change without the checksum: the view says so. */
+START_TEST(test_block_state_and_prev)
+{
+	struct kv_geometry g = block_geo();
+	uint64_t w = block_word(0x321, 5, 5, 3, 77), p = block_word(0x321, 9, 5, 3, 10);
+	struct kv_block_view v;
+	size_t len;
+	uint8_t *b = block_new(w, "alpha", "one", &len);
+
+	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_OK);
+	ck_assert(kv_view_committed(&v) && !kv_view_retired(&v) && !kv_view_tomb(&v));
+	kv_block_set_head(b, kv_head_uncommitted(w), p);
+	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_OK);
+	ck_assert(!kv_view_committed(&v));
+	ck_assert_uint_eq(v.prev, p);
+	ck_assert_uint_eq(v.head, kv_head_uncommitted(w));
+	kv_block_set_head(b, kv_head_retired(w), p);
+	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_OK);
+	ck_assert(kv_view_committed(&v) && kv_view_retired(&v));
+	/* Retired but never committed is no state a block can be in. */
+	kv_block_set_head(b, kv_head_uncommitted(w) | KV_HEAD_RETIRED, p);
+	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_BAD);
+	/* A prev that is no block word is garbage. */
+	kv_block_set_head(b, w, kv_word_claim(1, 2));
+	ck_assert_int_eq(kv_block_check(b, len, w, &g, "alpha", 5, &v), KV_BLOCK_BAD);
+	free(b);
+	/* A tombstone: flag set, no value; a "tombstone" with a value is garbage. */
+	{
+		uint8_t t[64];
+
+		kv_block_encode(t, w, w, 0, KV_BLOCK_TOMBSTONE, SEED, "alpha", 5, NULL, 0);
+		ck_assert_int_eq(kv_block_check(t, 48, w, &g, "alpha", 5, &v), KV_BLOCK_OK);
+		ck_assert(kv_view_tomb(&v));
+		kv_block_encode(t, w, w, 0, KV_BLOCK_TOMBSTONE, SEED, "alpha", 5, "x", 1);
+		ck_assert_int_eq(kv_block_check(t, 48, w, &g, "alpha", 5, &v), KV_BLOCK_BAD);
+	}
 }
 END_TEST
 
@@ -621,33 +667,33 @@ START_TEST(test_block_bad_lengths)
 	memset(val, 'v', sizeof(val));
 	/* Longest allowed: fine. */
 	w = block_word(1, 1, 16, 64, 0);
-	kv_block_encode(b, w, SEED, key, 16, val, 64);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 16, val, 64);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 16, &v), KV_BLOCK_OK);
 	/* A key too long. */
 	w = block_word(1, 1, 17, 0, 0);
-	kv_block_encode(b, w, SEED, key, 17, val, 0);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 17, val, 0);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 17, &v), KV_BLOCK_BAD);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, NULL, 0, &v), KV_BLOCK_BAD);
 	/* A value too long. */
 	w = block_word(1, 1, 4, 65, 0);
-	kv_block_encode(b, w, SEED, key, 4, val, 65);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 4, val, 65);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 4, &v), KV_BLOCK_BAD);
 	/* An empty key. */
 	w = block_word(1, 1, 0, 4, 0);
-	kv_block_encode(b, w, SEED, key, 0, val, 4);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 0, val, 4);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, NULL, 0, &v), KV_BLOCK_BAD);
 	/* A block longer than its word says. */
 	w = kv_word_block(1, 1, kv_len_code(kv_block_granules(4, 64) - 1), 0);
-	kv_block_encode(b, w, SEED, key, 4, val, 64);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 4, val, 64);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 4, &v), KV_BLOCK_BAD);
 	/* Flags that are not 0 (a valid checksum over them). */
 	w = block_word(1, 1, 4, 4, 0);
-	kv_block_encode(b, w, SEED, key, 4, val, 4);
+	kv_block_encode(b, w, w, 0, 0, SEED, key, 4, val, 4);
 	b[14] = 1;
 	kv_st64le(b + 16, 0);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 4, &v), KV_BLOCK_BAD);
 	/* Another seed: another store's block. */
-	kv_block_encode(b, w, SEED ^ 1, key, 4, val, 4);
+	kv_block_encode(b, w, w, 0, 0, SEED ^ 1, key, 4, val, 4);
 	ck_assert_int_eq(kv_block_check(b, sizeof(b), w, &g, key, 4, &v), KV_BLOCK_BAD);
 }
 END_TEST
@@ -679,15 +725,15 @@ START_TEST(test_block_random_garbage)
 			break;
 		case 2: /* the right head, plausible lengths and flags */
 			kv_st64le(b, w);
-			kv_st32le(b + 8, (uint32_t)(kv_rand_next(&rng) % 65));
-			kv_st16le(b + 12, (uint16_t)(kv_rand_next(&rng) % 16 + 1));
-			kv_st16le(b + 14, 0);
+			kv_st32le(b + 16, (uint32_t)(kv_rand_next(&rng) % 65));
+			kv_st16le(b + 20, (uint16_t)(kv_rand_next(&rng) % 16 + 1));
+			kv_st16le(b + 22, 0);
 			break;
 		case 3: /* ... and a word long enough for them */
 			kv_st64le(b, 0);
-			kv_st32le(b + 8, (uint32_t)(kv_rand_next(&rng) % 65));
-			kv_st16le(b + 12, (uint16_t)(kv_rand_next(&rng) % 16 + 1));
-			kv_st16le(b + 14, 0);
+			kv_st32le(b + 16, (uint32_t)(kv_rand_next(&rng) % 65));
+			kv_st16le(b + 20, (uint16_t)(kv_rand_next(&rng) % 16 + 1));
+			kv_st16le(b + 22, 0);
 			w = kv_word_block(0x55, 3, kv_len_code(16), 0);
 			kv_st64le(b, w);
 			len = sizeof(b);
@@ -1268,7 +1314,7 @@ static uint64_t put_block(struct slab *s, uint64_t at, const char *key, const ch
 	size_t klen = strlen(key), vlen = strlen(val);
 	uint64_t w = block_word(fp_of(&s->g, key), tag, klen, vlen, at / KV_GRANULE);
 
-	kv_block_encode(s->mem + s->g.data_off + at, w, s->g.hash_seed, key, klen, val, vlen);
+	kv_block_encode(s->mem + s->g.data_off + at, w, w, 0, 0, s->g.hash_seed, key, klen, val, vlen);
 	return w;
 }
 
@@ -1468,6 +1514,7 @@ static Suite *index_suite(void)
 	tcase_add_test(tc, test_block_check_leaves_buffer);
 	tcase_add_test(tc, test_block_wrong_word);
 	tcase_add_test(tc, test_block_flipped_bytes);
+	tcase_add_test(tc, test_block_state_and_prev);
 	tcase_add_test(tc, test_block_truncated);
 	tcase_add_test(tc, test_block_bad_lengths);
 	tcase_add_test(tc, test_block_random_garbage);

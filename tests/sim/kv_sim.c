@@ -270,8 +270,15 @@ static void sim_exec_piece(struct sim *s, struct sim_client *c)
 		return;
 	}
 	c->done = 0;
-	if (++c->cur == c->n)
+	if (++c->cur == c->n) {
 		c->st = SIM_READY; /* resumes with c->result 0 */
+		/* Now and then the process is slow to see its completion (it
+		 * was preempted): others run between two of its doorbells. */
+		if (!s->o.no_faults && sim_rand(s, 48) == 0) {
+			c->stall_until = s->vt + (1 + sim_rand(s, 1500)) * 1000ull;
+			c->stalled = true;
+		}
+	}
 }
 
 /* ---- values ---------------------------------------------------------------- */
@@ -683,9 +690,13 @@ static struct kv_extent sim_named(const struct sim *s, uint64_t w)
 	struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
 	const uint8_t *b = s->slab + kv_block_off(g, w);
 
-	if (len >= KV_BLOCK_HDR && kv_ld64le(b) == w) {
-		uint64_t n = kv_block_granules(kv_ld16le(b + 12), kv_ld32le(b + 8));
+	if (len >= KV_BLOCK_HDR && (kv_ld64le(b) & ~KV_HEAD_STATE) == (w & ~KV_HEAD_STATE)) {
+		uint16_t klen, flags;
+		uint32_t vlen;
+		uint64_t n;
 
+		kv_block_peek(b, &klen, &vlen, &flags);
+		n = kv_block_granules(klen, vlen);
 		if (n <= e.len)
 			e.len = n;
 	}
@@ -735,6 +746,13 @@ static void sim_check_index(struct sim *s, bool final)
 		memcpy(blk, s->slab + kv_block_off(g, w), len);
 		if (kv_block_check(blk, len, w, g, NULL, 0, &v) != KV_BLOCK_OK) {
 			sim_fail(s, "word %llu (%llx) names a block that does not validate",
+				 (unsigned long long)i, (unsigned long long)w);
+			return;
+		}
+		/* Retired means a successor took effect: that successor's
+		 * word replaced this one first. */
+		if (kv_view_retired(&v)) {
+			sim_fail(s, "word %llu (%llx) names a retired block",
 				 (unsigned long long)i, (unsigned long long)w);
 			return;
 		}
