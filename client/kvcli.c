@@ -177,6 +177,8 @@ static const char *kv__batch_reason(kv_client *c, int err, size_t klen, char *bu
 		snprintf(buf, n, "value longer than %zu bytes", l.max_value);
 	else if (err == -EINVAL)
 		snprintf(buf, n, "empty key");
+	else if (*kv_client_errmsg(c)) /* e.g. store full: memory or index, and the size */
+		snprintf(buf, n, "%s: %s", kv_strerror(err), kv_client_errmsg(c));
 	else
 		snprintf(buf, n, "%s", kv_strerror(err));
 	return buf;
@@ -185,7 +187,7 @@ static const char *kv__batch_reason(kv_client *c, int err, size_t klen, char *bu
 /* One batch line; returns a library error that ends the batch, or 0. */
 static int kv__batch_line(kv_client *c, char *line, char *vbuf, size_t vcap)
 {
-	char reason[128];
+	char reason[320];
 	char *sp = strchr(line, ' ');
 	const char *key = sp ? sp + 1 : "";
 	size_t vlen = 0;
