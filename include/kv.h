@@ -3,12 +3,13 @@
  *
  * After kv_connect() the client works on the server's slab with one-sided
  * verbs alone. A key is named by one 8-byte word of the slab's index, which
- * points at an immutable block holding the key and its value. GET READs the
- * word and then the block (one round trip when this client has seen the key
- * before: both READs behind one doorbell). PUT WRITEs a new block out of
- * place, in space the server granted this client, and publishes it with one
- * compare-and-swap on the word; DEL swings the word to empty. A crash at any
- * instant leaves the old value or the new one, whole. See docs/design.md.
+ * points at a block holding the key and its value. GET READs the word and
+ * then the block; when this client has seen the key before, one READ of the
+ * block alone. PUT WRITEs a new block out of place, in space the server
+ * granted this client, publishes it with one compare-and-swap on the word,
+ * and retires the old block (another), which is the instant it takes
+ * effect; DEL does the same with a tombstone. A crash at any instant leaves
+ * the old value or the new one, whole. See docs/design.md.
  *
  * Every function returns 0 or a negative errno; kv_strerror() names it.
  * A kv_client is not thread-safe: use one per thread.
