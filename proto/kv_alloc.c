@@ -134,16 +134,25 @@ int kv_alloc_grant(struct kv_alloc *a, uint64_t need, uint64_t want, struct kv_e
 {
 	uint64_t i, at, len;
 
+	uint64_t from = a->rover;
+
 	if (need == 0 || need > want)
 		return -EINVAL;
-	/* Next fit: a run of @want starting at the rover or after it, then one
-	 * starting before it (it may reach past the rover). */
-	for (i = a->rover; (at = next_run(a, a->free, i, a->ngran, want, &len)) < a->ngran;
+	/* Everything free: start again at the bottom, so that a fill after the
+	 * store emptied packs as a new one does. A large run (a large value's
+	 * own grant) is first fit from the bottom, so that the small grants the
+	 * rover hands out round the region do not cut up the large runs. */
+	if (a->st.free == a->ngran)
+		a->rover = 0;
+	if (need >= KV_ALLOC_LARGE)
+		from = 0;
+	/* Next fit: a run of @want starting at @from or after it, then one
+	 * starting before it (it may reach past @from). */
+	for (i = from; (at = next_run(a, a->free, i, a->ngran, want, &len)) < a->ngran;
 	     i = at + len)
 		if (len == want)
 			goto grant;
-	for (i = 0; (at = next_run(a, a->free, i, a->rover, want, &len)) < a->rover;
-	     i = at + len)
+	for (i = 0; (at = next_run(a, a->free, i, from, want, &len)) < from; i = at + len)
 		if (len == want)
 			goto grant;
 	/* None: the longest run there is, if it has @need. */
@@ -158,7 +167,8 @@ grant:
 	a->st.free -= len;
 	a->st.held += len;
 	a->st.grants++;
-	a->rover = at + len < a->ngran ? at + len : 0;
+	if (need < KV_ALLOC_LARGE)
+		a->rover = at + len < a->ngran ? at + len : 0;
 	ext->off = at;
 	ext->len = len;
 	return 0;

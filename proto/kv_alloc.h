@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #define KV_ALLOC_MAX_SEALS (1u << 20) /* seals queued in one pass (16 B each) */
+#define KV_ALLOC_LARGE (1u << 14)     /* granules (256 KiB): a large run, first fit */
 
 struct kv_extent {
 	uint64_t off, len; /* granules */

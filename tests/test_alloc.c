@@ -203,6 +203,32 @@ START_TEST(test_grant_next_fit)
 }
 END_TEST
 
+/* An emptied region packs large runs from the bottom again, and a large run
+ * is first fit without moving the rover (store_churn's 1 MiB values). */
+START_TEST(test_large_first_fit)
+{
+	const uint64_t L = KV_ALLOC_LARGE, n = 4 * L + L / 2;
+	struct kv_alloc a;
+
+	ck_assert_int_eq(kv_alloc_init(&a, n), 0);
+	grant_ok(&a, 100, 100, 0, 100);           /* the rover moves to 100 */
+	seal_ok(&a, 0, 100);
+	pass(&a, NULL, 0);
+	ck_assert_uint_eq(a.st.free, n);
+	/* All free again: four large runs from 0, then no fifth whole one. */
+	for (uint64_t k = 0; k < 4; k++)
+		grant_ok(&a, L, L, k * L, L);
+	ck_assert_int_eq(kv_alloc_grant(&a, L, L, &(struct kv_extent){0}), -ENOSPC);
+	/* Free the second: a large run goes back there, the first fit. */
+	seal_ok(&a, L, L);
+	pass(&a, (struct kv_extent[]){{0, L}, {2 * L, 2 * L}}, 2);
+	grant_ok(&a, L, L, L, L);
+	/* A small grant still goes where the rover is, after the last small one. */
+	grant_ok(&a, 10, 10, 4 * L, 10);
+	kv_alloc_free(&a);
+}
+END_TEST
+
 START_TEST(test_enospc_unchanged)
 {
 	struct kv_alloc a;
@@ -848,6 +874,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, test_grant_exact);
 	tcase_add_test(tc, test_grant_longest);
 	tcase_add_test(tc, test_grant_next_fit);
+	tcase_add_test(tc, test_large_first_fit);
 	tcase_add_test(tc, test_enospc_unchanged);
 	tcase_add_test(tc, test_einval);
 	tcase_add_loop_test(tc, test_odd_sizes, 0, N(odd_sizes));
