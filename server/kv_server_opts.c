@@ -142,7 +142,9 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	return 0;
 
 bad_value:
-	fprintf(err, "kvserver: invalid value '%s' for %s (try --help)\n", optarg,
-		argv[optind - 1]);
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (lo->val == opt)
+			fprintf(err, "kvserver: invalid value '%s' for -%c/--%s (try --help)\n",
+				optarg, opt, lo->name);
 	return -EINVAL;
 }

@@ -41,10 +41,13 @@ grep -q 'Exit codes' "$LAST_OUT" || fail "--help does not document exit codes"
 expect_exit 2 kvserver -m 12Q
 expect_exit 2 kvserver -p 0
 expect_exit 2 kvserver -v 0
-expect_exit 2 kvserver -H 30
+expect_exit 2 kvserver -v 65M # values up to 64 MiB
+expect_exit 2 kvserver -H 30  # gone with layout v3 (issue 8)
+expect_exit 2 kvserver -I 12Q
 expect_exit 2 kvserver --bogus
 expect_exit 2 kvserver extra-arg
 expect_exit 0 kvserver --help
-# A slab too small for two buckets is refused with a reason, exit 3.
-expect_exit 3 kvserver -a "$KV_ADDR" -m 1M -v 1048576
-grep -q 'cannot hold' "$LAST_ERR" || fail "tiny slab: no reason given"
+# A slab too small for its index is refused with a reason, as bad usage
+# (exit 2), before anything is allocated.
+expect_exit 2 kvserver -a "$KV_ADDR" -m 1M -I 1M
+grep -q 'cannot hold an index' "$LAST_ERR" || fail "slab too small for its index: no reason given"

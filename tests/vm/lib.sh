@@ -107,3 +107,37 @@ fd_count() {
 
 # rss_kb PID: resident set size in KiB.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# stat_num NAME [JSON]: the number stored under "NAME" in the stats JSON
+# (a fresh kvcli stats unless JSON is given; the last match if several).
+stat_num() {
+	if [ $# -ge 2 ]; then
+		echo "$2"
+	else
+		kvcli stats
+	fi | sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"
+}
+
+# stats_line [JSON]: the allocator's stats in one line, for the log.
+stats_line() {
+	j=${1:-$(kvcli stats)}
+	for f in items payload_bytes data_bytes bytes_allocated bytes_free bytes_held \
+		bytes_pending largest_free_extent fragmentation index_words index_load; do
+		printf '%s=%s ' "$f" "$(stat_num "$f" "$j")"
+	done
+	echo
+}
+
+# ms_now: milliseconds since boot (10 ms resolution).
+ms_now() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# wait_stat NAME VALUE TENTHS: poll the stats up to TENTHS/10 s until NAME
+# is VALUE; 0 if it got there.
+wait_stat() {
+	i=0
+	while [ "$(stat_num "$1")" != "$2" ]; do
+		[ "$i" -lt "$3" ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
