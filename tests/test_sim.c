@@ -196,10 +196,10 @@ END_TEST
 /* ---- regressions ------------------------------------------------------------- */
 
 /*
- * One schedule per defect fixed so far: the first that failed with the
- * defect's own symptom when tests/sim/mutants.sh put the defect back (the
- * mutant of that name; KV_MUT_SEEDS=200000 finds them all), with the options
- * of the test that caught it. On the code as it is each must pass;
+ * One schedule per protocol defect that tests/sim/mutants.sh puts in (the
+ * mutant of that name): the first that failed with the defect's own symptom
+ * (KV_MUT_SEEDS=20000 finds them all), with the options of the test that
+ * caught it. On the code as it is each must pass;
  * mutants.sh checks that each still fails under its own mutant. A change to
  * the protocol code or to the simulation changes the schedules: then rerun
  * mutants.sh and record the new seeds.
@@ -210,28 +210,39 @@ static const struct {
 	const char *defect;
 	struct kv_sim_opts o;
 } regressions[] = {
-	/* mutant stale-read: a GET trusts the newest-looking copy unconfirmed */
-	{"stale-read", CONTENTION(16)},
-	/* mutant false-not-found: an empty or tombstone copy next to a torn one
-	 * taken as "absent" unconfirmed */
-	{"false-not-found", CONTENTION(69)},
-	/* mutant dup-key: an insert ignores a dead client's claim for the key */
-	{"dup-key", {.seed = 178417}},
-	/* mutant no-lease: a vanished writer's lock is never broken */
-	{"no-lease", {.seed = 1454}},
-	/* mutant no-fence: a lease broken without fencing, the late WRITE lands */
-	{"no-fence", {.seed = 29}},
-	/* mutant no-adopt: a dead writer's whole record at home not adopted */
-	{"no-adopt", {.seed = 17}},
-	/* mutant stale-full: "store full" without reading the buckets again */
-	{"stale-full", {.seed = 59888}},
-	/* mutant probe-unpublished: a probe takes a DEL in flight for absent */
-	{"probe-unpublished", {.seed = 99772}},
-	/* mutant home-moved: an insert trusts a stale look at home */
-	{"home-moved", {.seed = 28008}},
-	/* mutant named-moved: a probe takes "absent" from a slot whose named
-	 * copy moved on during its READ (a slow READ, two writes landed) */
-	{"named-moved", {.seed = 9725}},
+	/* mutant dup-claim: an insert ignores other clients' claims */
+	{"dup-claim", CONTENTION(2)},
+	/* mutant late-block: an insert ignores a block of the key published
+	 * between its first look and its claim */
+	{"late-block", CONTENTION(1)},
+	/* mutant warm-unchecked: a warm GET trusts its block without checking
+	 * that it is committed and not retired */
+	{"warm-unchecked", CONTENTION(5)},
+	/* mutant resolve-no-prev: a cold GET takes an uncommitted block's value
+	 * without reading its predecessor */
+	{"resolve-no-prev", {.seed = 3336}},
+	/* mutant commit-first: a write commits its block before it retires the
+	 * one it replaced */
+	{"commit-first", {.seed = 6318}},
+	/* mutant no-finish: a writer replaces an uncommitted block without
+	 * finishing its write (its predecessor is never retired) */
+	{"no-finish", {.seed = 142}},
+	/* mutant tomb-uncommitted: the sweep clears the word of a tombstone not
+	 * yet committed */
+	{"tomb-uncommitted", {.seed = 291}},
+	/* mutant no-fence: a claim broken past its lease, its holder not cut off */
+	{"no-fence", {.seed = 5}},
+	/* mutant seal-now: a seal frees space in the middle of a pass */
+	{"seal-now", CONTENTION(8)},
+	/* mutant no-mark: the walk marks no block, the sweep frees named ones */
+	{"no-mark", CONTENTION(1)},
+	/* mutant gone-unsealed: a gone client's grants are never sealed */
+	{"gone-unsealed", {.seed = 3}},
+	/* mutant no-seal: a client forgets its grants unsealed */
+	{"no-seal", CONTENTION(1)},
+	/* mutant other-key: a lookup takes another key's block (same
+	 * fingerprint) for the key's */
+	{"other-key", {.seed = 3}},
 };
 
 START_TEST(test_sim_regressions)

@@ -2,14 +2,14 @@
 # shellcheck disable=SC2016  # the $ in the mutants' perl code is perl's
 # mutants.sh - mutation test of the protocol simulation (tests/test_sim.c).
 #
-# What it proves: each protocol defect fixed so far, put back into the code
+# What it proves: each protocol defect of the table below, put into the code
 # on its own (a "mutant"), makes test_sim fail within KV_MUT_SEEDS random
 # schedules with that defect's own symptom, and the schedule recorded for it
 # in test_sim_regressions fails under it too. So the simulation can find each
 # of these defects, and the regression table pins a schedule that shows it.
 # A mutant that is not KILLED is a defect the simulation would not notice
-# within that many schedules; KV_MUT_SEEDS=200000 reaches every seed in the
-# regression table (about 5 minutes on 2 cores).
+# within that many schedules; the default KV_MUT_SEEDS=20000 reaches every
+# seed in the regression table (under 2 minutes on 2 cores).
 #
 # Usage: tests/sim/mutants.sh [REPO] [MUTANT...]
 #   REPO    a git work tree (default: the one holding this script); its files
@@ -33,40 +33,86 @@ seeds=${KV_MUT_SEEDS:-20000} limit=${KV_MUT_TIMEOUT:-300}
 declare -A file sym expr
 names=()
 mutant() { names+=("$1"); file[$1]=$2; sym[$1]=$3; expr[$1]=$4; }
-sure='(\nbool kv_slot_pick_sure\($fn\n\tif \(pick != KV_PICK_RECORD && pick != KV_PICK_NONE\)\n\t\treturn false;\n)'
-
-# A GET trusts whichever copy looks newest, never confirming against the word.
-mutant stale-read proto/kv_slot.c 'not linearizable' \
-	"s/$sure/\$1\tif (pick == KV_PICK_RECORD)\n\t\treturn true; \/* mutant *\/\n/s"
-# No whole copy, or a tombstone and a newer torn copy, is "absent" unconfirmed.
-mutant false-not-found proto/kv_slot.c 'not linearizable' \
-	"s/$sure/\$1\tif (pick == KV_PICK_NONE)\n\t\treturn true; \/* mutant *\/\n/s"
-# An inserter ignores other clients' claims of a slot for the same key.
-mutant dup-key proto/kv_slot.c 'in two slots|not linearizable' \
-	's/(\nunsigned kv_probe_claims\($fn\n\t\*word = 0;\n)/$1\treturn 0; \/* mutant *\/\n/s'
-# Locks of hung, stopped or vanished clients are never broken (a vanished
-# writer's slot stays locked, or torn).
-mutant no-lease proto/kv_sweep.c 'still locked|stayed locked|no whole copy|no end after' \
-	's/(\nstatic bool kv__lease_expired\($fn\n\t)return [^;]*;(\n\}\n)/$1return false; \/* mutant *\/$2/s'
-# An expired lease is broken without cutting its holder off the wire first.
-mutant no-fence proto/kv_sweep.c 'holds seq|in two slots|not linearizable|nobody wrote|say used' \
+# An insert ignores other clients' claims of a word for the same fingerprint.
+mutant dup-claim proto/kv_index.c 'in two words|not linearizable' \
+	's/(\nunsigned kv_probe_claims\($fn\n\t\*lowest = UINT16_MAX;\n)/$1\treturn 0; \/* mutant *\/\n/s'
+# An insert ignores blocks of its fingerprint published after its first look
+# (between that READ and its claim).
+mutant late-block client/kv_ops.c 'in two words' \
+	's/(\nstatic int kv__claim_check\($fn\n\tfor \(unsigned i = 0; )(i < nb;)/${1}0 \/* mutant *\/ \&\& $2/s'
+# A warm GET trusts the block it reads without checking that it is committed
+# and not retired: a write after it may have taken effect already.
+mutant warm-unchecked client/kv_ops.c 'not linearizable' \
+	's/(\nstatic int kv__get_once\($fn\n\t\tif \(!ret && )(f->v\.head == e->word) &&/${1}(1 \/* mutant *\/ || $2) \&\&/s'
+# A cold GET that finds an uncommitted block takes its value at once, without
+# reading its predecessor (whose value is the key's until it is retired).
+mutant resolve-no-prev client/kv_ops.c 'not linearizable' \
+	's/(\nstatic int kv__resolve\($fn\n\tif \()(prev &&)/${1}0 \/* mutant *\/ \&\& $2/s'
+# A write commits its block before it retires the one it replaced: between
+# the two CASes a reader may trust the new block while another still trusts
+# the old.
+mutant commit-first client/kv_ops.c 'not linearizable' \
+	's/(\nstatic int kv__finish\($fn\n)(\tif \(prev [^\n]*\n[^\n]*\n[^\n]*\n)(\tkv__cas\(&x\[n\+\+\][^\n]*\n)/${1}\t\/* mutant: commit first *\/\n$3$2/s'
+# A writer replaces an uncommitted block without finishing its write first:
+# the block before it is never retired.
+mutant no-finish client/kv_ops.c 'not linearizable' \
+	's/(\nstatic int kv__put_once\($fn\n\tif \()(!kv_view_committed\(&f->v\) && \(ret = kv__finish)/${1}0 \/* mutant *\/ \&\& $2/s'
+# The sweep clears a tombstone's word without checking that the DEL was
+# committed (its predecessor may not be retired yet).
+mutant tomb-uncommitted proto/kv_sweep.c 'not linearizable' \
+	's/(\nstatic bool kv__walk_block\($fn\n\t\t\tif \()(head == w) && \(flags & KV_BLOCK_TOMBSTONE\)/${1}(1 \/* mutant *\/ || $2) \&\& (flags \& KV_BLOCK_TOMBSTONE)/s'
+# A claim past its lease is broken without cutting its holder off the wire:
+# the holder, still connected, finds its claim gone ("we were cut off", a
+# reset it was never given), or its late WRITEs land in space reused since.
+mutant no-fence proto/kv_sweep.c 'Connection reset|does not validate|nobody wrote|torn|not linearizable|not a grant' \
 	's/\n\t+s->fence\(s->fence_ctx, owner\);[^\n]*//'
-# The server never adopts a dead writer's complete record: always the old word.
-mutant no-adopt proto/kv_slot.c 'holds seq|stayed locked' \
-	's/(\nvoid kv_slot_settle\($fn\n\tif \()(\(pick == KV_PICK_RECORD \|\| pick == KV_PICK_NONE\) && v\.seq)/${1}0 \/* mutant *\/ && $2/s'
+# A seal takes effect at once, in the middle of a pass, not at pass begin.
+mutant seal-now proto/kv_alloc.c 'is free|does not validate|not linearizable' \
+	's/(\nint kv_alloc_seal\($fn\n\t\t)if \(queue_seal\(a, at, len\) < 0\) \{/${1}a->st.held -= range(a->held, at, len, RANGE_CLEAR); \/* mutant *\/\n\t\tif (0) {/s'
+# The walk marks nothing: every pass frees named blocks.
+mutant no-mark proto/kv_sweep.c 'is free|does not validate' \
+	's/(\n\ts->cur\.block_bytes \+= e\.len \* KV_GRANULE;)\n\tkv_alloc_mark\(&s->alloc, &e\);/$1 \/* mutant *\//'
+# The grants of a client that is gone are never sealed (never freed).
+mutant gone-unsealed proto/kv_sweep.c 'held after|leaked' \
+	's/(\nstatic bool kv__seal_gone\($fn\n\t\tif \()(e->len &&)/${1}0 \/* mutant *\/ \&\& $2/s'
+# A client never seals a grant: it forgets it and asks for a new one, and the
+# space it did not use stays held (until it disconnects).
+mutant no-seal client/kv_ops.c 'store full|Too many open' \
+	's/(\nstatic int kv__seal\($fn\n\tif \()(g->len\))/${1}0 \/* mutant *\/ \&\& $2/s'
+# A lookup takes a block of another key with the same fingerprint for the
+# key's (PUT and DEL swing, GET returns, another key's word).
+mutant other-key client/kv_ops.c 'not linearizable|in two words' \
+	's/(\nstatic int kv__find\($fn\n\t\tswitch \(kv_block_check\([^\n]*&f->v\))\)/$1 \& 2 \/* mutant: OTHER is OK *\/)/s'
+
+# Defects the simulation does not catch (not run; "#" off to try one):
+# - no-lease: a vanished client (no disconnect) holding a claim. Its claim
+#   blocks inserts of the fingerprint, but a client retrying for the lock
+#   wait (3 s virtual, thousands of steps) crashes first, and after the run
+#   kv_sim.c calls kv_sweep_owner_gone for every client, vanished ones too,
+#   which clears the claim before the final "still claimed" check. Not
+#   killed in 200000 seeds. It would be if kv_sim.c declared the vanished
+#   clients gone only after that check (their claims left to the lease).
+# - no-head: now all but equivalent: the checksum is taken with the head set
+#   to the block's word, so a block of another word fails it anyway; the
+#   head check only rejects what the checksum would.
+# - no-checksum: a block torn by a writer of reused space. A block's space
+#   is reused only after it was retired (or its tombstone's word cleared)
+#   and a whole pass went by, and a reader checks the head first: a torn
+#   READ must have read a committed head before the retire and the rest
+#   after the new WRITE. Not killed in 400000 seeds (at 3ab812c, 99681).
+# - stale-full: unreachable here: at most 4 keys and 8 claims in 16 words.
+# A reader trusts a block whose checksum is wrong (torn, or being reused).
+# mutant no-checksum proto/kv_index.c 'not linearizable|nobody wrote|torn' \
+# 	's/(\nenum kv_block_state kv_block_check\($fn\n\tif \()(sum != check\))/${1}0 \/* mutant *\/ \&\& $2/s'
+# Claims of hung, stopped or vanished clients are never broken (no lease).
+# mutant no-lease proto/kv_sweep.c 'still claimed|no end after|failed' \
+# 	's/(\nstatic unsigned kv__look_claim\($fn\n\t\t\} else if \()(s->lease_ns &&)/${1}0 \/* mutant *\/ \&\& $2/s'
+# A reader trusts a block whose head is not the word it came from (reused).
+# mutant no-head proto/kv_index.c 'not linearizable|nobody wrote|torn' \
+# 	's/(\nenum kv_block_state kv_block_check\($fn\n\tif \()(\(head & ~KV_HEAD_STATE\) != \(w & ~KV_HEAD_STATE\)) \|\|/${1}(0 \/* mutant *\/ \&\& $2) ||/s'
 # "Store full" from the first look at the buckets, without reading them again.
-mutant stale-full client/kv_ops.c 'store full' \
-	's/(\nstatic int kv__full_or_moved\($fn\n\tint ret;\n)/$1\n\treturn -ENOSPC; \/* mutant *\//s'
-# A probe takes an unpublished newest copy (a DEL in flight) for the slot's.
-mutant probe-unpublished client/kv_ops.c 'store full' \
-	's/(\n\t+if \()(pick != KV_PICK_TORN && !\(pick == KV_PICK_RECORD &&)/${1}0 \/* mutant *\/ && $2/'
-# An insert does not check that home is still as its first READ saw it.
-mutant home-moved client/kv_ops.c 'store full' \
-	's/(\n\t+if \()(c->ws\.ctrl\[op->kh\.home - op->kh\.b1 \* bs\] != home_ctrl\))/${1}0 \/* mutant *\/ && $2/'
-# A probe takes "absent" from a slot whose named copy moved on since the
-# word was read (two writes landed during the probe's READ).
-mutant named-moved client/kv_ops.c 'not linearizable' \
-	's/(\n[\t ]+v->seq != kv_ctrl_seq\(word\)\)\n\t\treturn )KV_PICK_TORN;/${1}KV_PICK_NONE; \/* mutant *\//'
+# mutant stale-full client/kv_ops.c 'store full' \
+# 	's/(\nstatic int kv__full_or_moved\($fn\n\tint ret;\n)/$1\n\treturn -ENOSPC; \/* mutant *\//s'
 
 want=("${@:-${names[@]}}")
 for n in "${want[@]}"; do
