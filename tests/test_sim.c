@@ -230,6 +230,8 @@ static const struct {
 	/* mutant tomb-uncommitted: the sweep clears the word of a tombstone not
 	 * yet committed */
 	{"tomb-uncommitted", {.seed = 291}},
+	/* mutant no-lease: a vanished client's claim is never broken */
+	{"no-lease", {.seed = 1861}},
 	/* mutant no-fence: a claim broken past its lease, its holder not cut off */
 	{"no-fence", {.seed = 5}},
 	/* mutant seal-now: a seal frees space in the middle of a pass */

@@ -942,9 +942,24 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 		s->res->released += kv_sweep_step(&s->sweep, 2 * sim_pass_work(s), s->vt);
 		s->res->released += kv_sweep_step(&s->sweep, 2 * sim_pass_work(s), s->vt);
 		sim_check_index(s, false);
-		for (unsigned i = 0; i < s->ncl; i++)
-			kv_sweep_owner_gone(&s->sweep, s->cl[i].id);
+		for (unsigned i = 0; i < s->ncl; i++) /* the others disconnect */
+			if (!s->cl[i].vanished)
+				kv_sweep_owner_gone(&s->sweep, s->cl[i].id);
 	}
+	/* A vanished client never says it is gone: only its lease can have
+	 * cleared its claim. Then the harness forgets it, and its grants go. */
+	for (uint64_t i = 0; i < kv_nwords(&s->hello.geo) && !s->failed; i++) {
+		uint64_t w;
+
+		memcpy(&w, s->slab + kv_word_off(&s->hello.geo, i), 8);
+		if (kv_word_kind(w) == KV_WORD_CLAIM)
+			sim_fail(s, "word %llu still claimed by client %u after its lease",
+				 (unsigned long long)i, kv_word_owner(w));
+	}
+	for (unsigned i = 0; i < s->ncl; i++)
+		kv_sweep_owner_gone(&s->sweep, s->cl[i].id);
+	for (unsigned pass = 0; pass < 3 && !s->failed; pass++)
+		s->res->released += kv_sweep_step(&s->sweep, 2 * sim_pass_work(s), s->vt);
 	for (unsigned i = 0; i < s->ncl; i++)
 		if (s->cl[i].op >= 0 || s->cl[i].st == SIM_DEAD)
 			res->ops_unknown += s->cl[i].op >= 0;
