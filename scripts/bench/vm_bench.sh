@@ -221,7 +221,8 @@ if [ "$SWEEP" = 1 ]; then
 		# first (cold) read of each key stays a small share
 		k=$SWEEP_KEYS
 		[ "$sz" -lt 262144 ] || k=4
-		SB="--keys $k --value-size $sz --depth 1 --seconds 8"
+		# --split: the client's own time apart from waiting on the wire
+		SB="--keys $k --value-size $sz --depth 1 --seconds 8 --split"
 		# shellcheck disable=SC2086 # $SB is a list of options
 		if [ "$sz" = 65536 ]; then # only GET throughput: the keys, then GETs
 			phase "sw_put_$sz" bench --workload put --ops 1 $SB
