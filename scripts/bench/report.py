@@ -270,16 +270,16 @@ def explain(c, ctx, r):
     if g and ctx["get_p50"] and ctx["read_get"]:
         rd, db, rb = per_op(g, "reads"), per_op(g, "doorbells"), per_op(g, "read_bytes")
         t = (f"**GET vs READ.** A warm GET (this client has read or written the key before"
-             f" and remembers where its index word is) is one doorbell: a READ of the 8 B word"
-             f" and a READ of the block it names, {ctx['read_get_b']} B for a 13 B key and a"
-             f" 32 B value (24 B header, key, value, in 16 B granules), so the reference is"
+             f" and remembers its index word) is one READ of the block the word names,"
+             f" committed and not retired, {ctx['read_get_b']} B for a 13 B key and a"
+             f" 32 B value (32 B header, key, value, in 16 B granules), so the reference is"
              f" ib_read_lat at {ctx['read_get_b']} B ({ctx['read_get']:.2f} us; 80 B rather"
              f" than 64 B because that is the block's size). A cold GET reads both 64 B"
              f" buckets, then the block: two round trips. The 1000-key phase posted {rd:.2f}"
              f" READs ({rb:.0f} B) in {db:.2f} doorbells per operation: the"
              f" {max(0.0, db - 1):.2f} extra round trips per op are cold GETs, the first read"
              f" of each key by this connection and keys whose entry in the client's cache of"
-             f" word positions (4096 entries, direct-mapped) another key took.")
+             f" word positions (4096 entries, two-way) another key took.")
         gs, gh = st.get("get_split"), st.get("get_hot")
         split_known = bool(dig(gs, "time_split_mean", "client_us") is not None
                            and dig(gh, "latency_us", "get", "p50"))
@@ -290,9 +290,9 @@ def explain(c, ctx, r):
                   f" Timed apart (`--split`, a separate run that clocks each doorbell to its"
                   f" completion), a GET spends {gsm['client_us']} us of its mean"
                   f" {gsm['op_us']} us in kvcli and {gsm['wait_us']} us waiting for its READs;"
-                  f" the wait is two READs (word and block) where perftest has one, on a"
+                  f" the wait is one READ of the block, as perftest's is, but at a"
                   f" different place of the 64 MiB slab each time where perftest reads one"
-                  f" buffer over and over. A GET of one hot key has p50 {hot} us against"
+                  f" buffer over and over, and the cold GETs' extra round trips. A GET of one hot key has p50 {hot} us against"
                   f" {cold} us for 1000 keys in the same conditions. The server's CPU used"
                   f" {fmt(dig(cpu, 'get_d1', 'cpu_ms'), 2)} ms in the whole phase, as for a bare"
                   f" connection.")
@@ -345,8 +345,8 @@ def explain(c, ctx, r):
              f" phase) gave {runs} msg/s in {len(ctx['bw_runs'])} runs; the median,"
              f" {ctx['bw']:.0f}, is the reference (perftest's default 128 in flight gave"
              f" {fmt(t128 * 1e6 if t128 else None, 0)} msg/s). GET at depth 16 made"
-             f" {ctx['get16']:.0f} ops/s with {rd:.2f} READs per op (the word and the block of"
-             f" each key, all 16 keys' READs behind one doorbell), i.e."
+             f" {ctx['get16']:.0f} ops/s with {rd:.2f} READs per op (the block of each key,"
+             f" warm, all 16 keys' READs behind one doorbell), i.e."
              f" {ctx['get16'] * rd:.0f} READs/s, with p50 latency"
              f" {fmt(dig(g16, 'latency_us', 'get', 'p50'))} us (16 ops queued on one QP).")
         if x["value"] and x["value"] > 1:
@@ -639,7 +639,7 @@ def main():
         if cm.get("failed"):
             cap_failed = f"; capacity: {cm['failed']}"
         cap_section = (f"""`kvserver -m 64M` with default settings (index 3/32 of the slab:
-8 B words, 2 candidate buckets of 8 words per key; the rest holds blocks of a 24 B header, key
+8 B words, 2 candidate buckets of 8 words per key; the rest holds blocks of a 32 B header, key
 and value in 16 B granules), filled with distinct 16-byte keys (`k` and 15 digits) until the
 first "store full": `kvcli batch` lines `put KEY VALUE` (the count is the OKs before the first
 ERROR), and for 1 MiB values one `kvcli put KEY - < file` per item. Redis 7 beside it in the

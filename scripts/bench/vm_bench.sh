@@ -103,7 +103,7 @@ perf() {
 }
 
 # A warm GET of a 32 B value is one doorbell: READ the 8 B index word and the
-# 80 B block (24 B header, 13 B key, 32 B value, in 16 B granules); a warm PUT
+# 80 B block (32 B header, 13 B key, 32 B value, in 16 B granules); a warm PUT
 # WRITEs that block and CASes the word. The references are at that size.
 perf read_lat_get ib_read_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
 perf write_lat_get ib_write_lat -d rxe0 -R -s "$GET_BYTES" -n "$LAT_N"
