@@ -325,7 +325,10 @@ static int kv__resolve(kv_client *c, const struct kv__op *op, struct kv__found *
 	if (prev && (ret = kv__read_block(c, op, prev, &pv)) != -EAGAIN) {
 		if (ret)
 			return ret;
-		if (!kv_view_retired(&pv)) {
+		/* A real predecessor was committed before it was replaced; an
+		 * uncommitted "prev" is someone's unpublished block in reused
+		 * space that happens to carry the same word. */
+		if (kv_view_committed(&pv) && !kv_view_retired(&pv)) {
 			f->v = pv;
 			return 0;
 		}
@@ -751,8 +754,11 @@ static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 		if (ret != -EBUSY)
 			return ret;
 	}
-	/* Cold: the block goes with the first READs, as an insert's would be. */
-	n = kv__blk_write(c, op, op->w_new, 0, w);
+	/* Cold: the block goes with the first READs, uncommitted until the CAS
+	 * that publishes it is behind a WRITE that says otherwise: a block
+	 * never published (this PUT fails, or its client dies) never looks
+	 * committed to a reader that reaches its space with a stale word. */
+	n = kv__blk_write(c, op, kv_head_uncommitted(op->w_new), 0, w);
 	if ((ret = kv__read_buckets(c, &op->kh, w, n)))                   /* RT1 */
 		return ret;
 	op->written = true;
@@ -785,10 +791,10 @@ static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t 
 	op->blk_off += G(c)->data_off;
 	op->w_new = kv_word_block(op->kh.fp, (unsigned)kv_rand_next(&c->rng),
 				  kv_len_code(op->blk_len / KV_GRANULE), gran);
-	kv_block_encode(c->ws.wblk, op->w_new, op->w_new, 0,
+	kv_block_encode(c->ws.wblk, op->w_new, kv_head_uncommitted(op->w_new), 0,
 			op->del ? KV_BLOCK_TOMBSTONE : 0, G(c)->hash_seed, op->key, op->klen,
 			op->val, vlen);
-	op->slab_head = op->w_new;
+	op->slab_head = kv_head_uncommitted(op->w_new);
 	op->slab_prev = 0;
 	return 0;
 }

@@ -211,31 +211,31 @@ static const struct {
 	struct kv_sim_opts o;
 } regressions[] = {
 	/* mutant dup-claim: an insert ignores other clients' claims */
-	{"dup-claim", CONTENTION(2)},
+	{"dup-claim", CONTENTION(1)},
 	/* mutant late-block: an insert ignores a block of the key published
 	 * between its first look and its claim */
 	{"late-block", CONTENTION(1)},
 	/* mutant warm-unchecked: a warm GET trusts its block without checking
 	 * that it is committed and not retired */
-	{"warm-unchecked", CONTENTION(5)},
+	{"warm-unchecked", CONTENTION(17)},
 	/* mutant resolve-no-prev: a cold GET takes an uncommitted block's value
 	 * without reading its predecessor */
-	{"resolve-no-prev", {.seed = 3336}},
+	{"resolve-no-prev", {.seed = 900}},
 	/* mutant commit-first: a write commits its block before it retires the
 	 * one it replaced */
-	{"commit-first", {.seed = 6318}},
+	{"commit-first", {.seed = 2955}},
 	/* mutant no-finish: a writer replaces an uncommitted block without
 	 * finishing its write (its predecessor is never retired) */
-	{"no-finish", {.seed = 142}},
+	{"no-finish", {.seed = 276}},
 	/* mutant tomb-uncommitted: the sweep clears the word of a tombstone not
 	 * yet committed */
-	{"tomb-uncommitted", {.seed = 291}},
+	{"tomb-uncommitted", {.seed = 7198}},
 	/* mutant no-lease: a vanished client's claim is never broken */
-	{"no-lease", {.seed = 1861}},
+	{"no-lease", {.seed = 773}},
 	/* mutant no-fence: a claim broken past its lease, its holder not cut off */
 	{"no-fence", {.seed = 5}},
 	/* mutant seal-now: a seal frees space in the middle of a pass */
-	{"seal-now", CONTENTION(8)},
+	{"seal-now", CONTENTION(3)},
 	/* mutant no-mark: the walk marks no block, the sweep frees named ones */
 	{"no-mark", CONTENTION(1)},
 	/* mutant gone-unsealed: a gone client's grants are never sealed */
