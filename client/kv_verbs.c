@@ -12,7 +12,7 @@
 
 /*
  * The QP failed or stalled: nothing more can be trusted to complete. Say so
- * to the server at once, so that it releases any slot lock we hold, rather
+ * to the server at once, so that it clears any claim we hold, rather
  * than when the application gets round to kv_close().
  */
 void kv__break(kv_client *c)
@@ -118,7 +118,7 @@ static int kv__verbs_run(void *ctx, const struct kv_wr *w, unsigned n)
 		 * its completion means every earlier one is done (and an error
 		 * on any of them still makes a completion). */
 		wr[i].send_flags = i + 1 == n ? IBV_SEND_SIGNALED : 0;
-		/* Small WRITEs (a control word, a short record) travel inside
+		/* Small WRITEs (a block header, a short block) travel inside
 		 * the work request: the device need not fetch them. */
 		if (w[i].op == KV_WR_WRITE && w[i].len <= c->max_inline)
 			wr[i].send_flags |= IBV_SEND_INLINE;

@@ -737,7 +737,7 @@ log-bucketed histogram (its resolution: `client/kv_hist.h`).
 {cpu_table(r)}
 
 `first_connect` is the first connection after start (a `kvcli stats`, whose census of the
-slab's control words is the first to touch them); `connect_N` are 1-op runs (a connection alone); `server_stats` is `kvcli stats`.
+slab's index is the first to touch it); `connect_N` are 1-op runs (a connection alone); `server_stats` is `kvcli stats`.
 Clock ticks are 1/{meta.get('clk_tck')} s (AT_CLKTCK from `/proc/self/auxv`: busybox has no
 `getconf`); schedstat gives nanoseconds.
 
