@@ -294,3 +294,14 @@ bool kv_alloc_is_held(const struct kv_alloc *a, const struct kv_extent *ext)
 {
 	return inside(a, ext) && range(a->held, ext->off, ext->len, RANGE_COUNT) == ext->len;
 }
+
+uint64_t kv_alloc_reserve(struct kv_alloc *a, const struct kv_extent *ext)
+{
+	uint64_t n;
+
+	if (!inside(a, ext))
+		return 0;
+	n = range(a->free, ext->off, ext->len, RANGE_CLEAR);
+	a->st.free -= n;
+	return n;
+}

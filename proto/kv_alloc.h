@@ -105,6 +105,14 @@ bool kv_alloc_sweep_step(struct kv_alloc *a, uint64_t budget);
 /* Longest run of free granules, by a full scan (also refreshes the stat). */
 uint64_t kv_alloc_largest(struct kv_alloc *a);
 
+/*
+ * Opening a store (kv_recover): the granules of @ext, named by the index, are
+ * used (not free, not held). Returns how many were free before; fewer than
+ * ext->len means part of it was reserved already (two words name the same
+ * space: garbage). 0 when @ext is outside the region.
+ */
+uint64_t kv_alloc_reserve(struct kv_alloc *a, const struct kv_extent *ext);
+
 /* Whether every granule of @ext is in state free / held / used. */
 bool kv_alloc_is_free(const struct kv_alloc *a, const struct kv_extent *ext);
 bool kv_alloc_is_held(const struct kv_alloc *a, const struct kv_extent *ext);

@@ -1,0 +1,97 @@
+/* kv_recover.c - opening a store whose server died (kv_recover.h). */
+#include "kv_recover.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv_base.h"
+#include "kv_index.h"
+
+static uint64_t *kv__word_at(uint8_t *slab, const struct kv_geometry *g, uint64_t i)
+{
+	return (uint64_t *)(void *)(slab + kv_word_off(g, i));
+}
+
+/* Copy the block word @w names into @buf (@cap bytes, room for the longest
+ * block the store allows), for kv_block_check. Returns the bytes copied. */
+static size_t kv__copy_block(const uint8_t *slab, const struct kv_geometry *g, uint64_t w,
+			     uint8_t *buf, size_t cap)
+{
+	uint64_t len = kv_block_read_len(g, w);
+
+	if (len > cap)
+		len = cap;
+	memcpy(buf, slab + kv_block_off(g, w), len);
+	return len;
+}
+
+int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
+	       struct kv_recover_report *r)
+{
+	/* A block is checked on a copy: the checksum needs the head set to its
+	 * word in place, and the slab must not see that. */
+	size_t cap = (size_t)kv_len_decode(kv_len_code(kv_block_granules(g->max_key,
+									    g->max_value))) *
+		     KV_GRANULE;
+	uint8_t *buf = malloc(cap);
+
+	memset(r, 0, sizeof(*r));
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < kv_nwords(g); i++) {
+		uint64_t *wp = kv__word_at(slab, g, i), w = *wp;
+		uint64_t len = kv_block_read_len(g, w);
+		struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
+		struct kv_block_view v;
+		uint8_t *b;
+		size_t n;
+
+		switch (kv_word_kind(w)) {
+		case KV_WORD_EMPTY:
+			continue;
+		case KV_WORD_CLAIM:
+			*wp = 0;
+			r->claims_cleared++;
+			continue;
+		case KV_WORD_BLOCK:
+			break;
+		default:
+			r->bad_words++;
+			continue;
+		}
+		if (len < KV_BLOCK_HDR) {
+			r->bad_words++;
+			continue;
+		}
+		b = slab + kv_block_off(g, w);
+		n = kv__copy_block(slab, g, w, buf, cap);
+		if (kv_block_check(buf, n, w, g, NULL, 0, &v) != KV_BLOCK_OK) {
+			r->bad_blocks++; /* keep its word and all its coded space */
+			if (kv_alloc_reserve(a, &e) < e.len)
+				r->overlaps++;
+			continue;
+		}
+		e.len = kv_block_granules(v.klen, v.vlen);
+		if (!kv_view_committed(&v)) { /* its writer died between swing and retire */
+			uint64_t prev = v.prev;
+
+			if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
+			    kv_block_read_len(g, prev) >= KV_BLOCK_HDR &&
+			    kv_ld64le(slab + kv_block_off(g, prev)) == prev)
+				kv_st64le(slab + kv_block_off(g, prev), kv_head_retired(prev));
+			kv_st64le(b, w);
+			r->writes_finished++;
+		}
+		if (kv_view_tomb(&v)) {
+			*wp = 0; /* its space stays free */
+			r->tombs_cleared++;
+			continue;
+		}
+		if (kv_alloc_reserve(a, &e) < e.len)
+			r->overlaps++;
+		r->items++;
+	}
+	free(buf);
+	return 0;
+}
