@@ -115,6 +115,7 @@ static void run_seed(const struct kv_sim_opts *o, struct kv_sim_result *total)
 	total->vanishes += r.vanishes;
 	total->fences += r.fences;
 	total->released += r.released;
+	total->restarts += r.restarts;
 }
 
 START_TEST(test_sim_random_schedules)
@@ -129,12 +130,12 @@ START_TEST(test_sim_random_schedules)
 	}
 	printf("sim: %llu schedules, %llu operations returned, %llu of unknown outcome, "
 	       "%llu steps; %llu crashes, %llu stalls, %llu vanished, %llu fenced, "
-	       "%llu locks released by the server\n",
+	       "%llu locks released by the server, %llu server restarts\n",
 	       (unsigned long long)n, (unsigned long long)total.ops_done,
 	       (unsigned long long)total.ops_unknown, (unsigned long long)total.steps,
 	       (unsigned long long)total.crashes, (unsigned long long)total.stalls,
 	       (unsigned long long)total.vanishes, (unsigned long long)total.fences,
-	       (unsigned long long)total.released);
+	       (unsigned long long)total.released, (unsigned long long)total.restarts);
 }
 END_TEST
 
@@ -209,6 +210,7 @@ END_TEST
 static const struct {
 	const char *defect;
 	struct kv_sim_opts o;
+	bool restarts;      /* recorded with the restart event (others without) */
 } regressions[] = {
 	/* mutant dup-claim: an insert ignores other clients' claims */
 	{"dup-claim", CONTENTION(1)},
@@ -245,6 +247,9 @@ static const struct {
 	/* mutant other-key: a lookup takes another key's block (same
 	 * fingerprint) for the key's */
 	{"other-key", {.seed = 3}},
+	/* mutant recover-no-reserve: opening a store leaves the blocks the
+	 * index names free */
+	{"recover-no-reserve", {.seed = 1}, true},
 };
 
 START_TEST(test_sim_regressions)
@@ -259,7 +264,10 @@ START_TEST(test_sim_regressions)
 		if (only && *only && strcmp(only, regressions[i].defect))
 			continue;
 		ran++;
-		kv_sim_run(&regressions[i].o, &r);
+		struct kv_sim_opts o = regressions[i].o;
+
+		o.no_restart = !regressions[i].restarts;
+		kv_sim_run(&o, &r);
 		if (r.ok)
 			continue;
 		fprintf(stderr, "regression %s: %s\n", regressions[i].defect, r.why);

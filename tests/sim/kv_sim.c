@@ -12,6 +12,7 @@
 
 #include "kv_client_int.h"
 #include "kv_index.h"
+#include "kv_recover.h"
 #include "kv_sim.h"
 #include "kv_sweep.h"
 
@@ -83,6 +84,7 @@ struct sim {
 	int64_t next_value;
 	ucontext_t sched;
 	struct sim_client *running;
+	uint64_t restart_at;    /* the step at which the server restarts (0: never) */
 	bool failed;
 };
 
@@ -579,6 +581,40 @@ static bool sim_idle(struct sim *s)
 	return true;
 }
 
+/*
+ * The server dies and comes back on the same slab (issue 9's recovery):
+ * every client dies with it, wherever its verbs stand (a WRITE half placed,
+ * a write swung but not retired, a claim held); the slab stays as they left
+ * it; a new server state (no owner live, nothing held) is rebuilt from the
+ * slab by kv_recover. Their operations in flight have unknown outcomes.
+ */
+static void sim_restart(struct sim *s)
+{
+	struct kv_recover_report rep;
+
+	for (unsigned i = 0; i < s->ncl; i++)
+		if (s->cl[i].st != SIM_DONE)
+			s->cl[i].st = SIM_DEAD;
+	kv_sweep_free(&s->sweep);
+	if (kv_sweep_init(&s->sweep, s->slab, &s->hello.geo, SIM_LEASE_MS * 1000000ull,
+			  sim_fence, s) ||
+	    kv_recover(s->slab, &s->hello.geo, &s->sweep.alloc, &rep)) {
+		sim_fail(s, "restart: out of memory");
+		return;
+	}
+	s->res->restarts++;
+	sim_trace(s, "server restarts: %llu items, %llu claims cleared, %llu writes finished, "
+		  "%llu tombstones cleared, %llu bad words, %llu bad blocks",
+		  (unsigned long long)rep.items, (unsigned long long)rep.claims_cleared,
+		  (unsigned long long)rep.writes_finished, (unsigned long long)rep.tombs_cleared,
+		  (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks);
+	if (rep.bad_words || rep.bad_blocks || rep.overlaps)
+		sim_fail(s, "restart: %llu bad words, %llu bad blocks, %llu overlaps in the index",
+			 (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks,
+			 (unsigned long long)rep.overlaps);
+	sim_check_index(s, false);
+}
+
 static void sim_schedule(struct sim *s)
 {
 	struct sim_client *run[SIM_MAX_CLIENTS];
@@ -586,6 +622,10 @@ static void sim_schedule(struct sim *s)
 	while (!s->failed) {
 		unsigned n = 0;
 
+		if (s->restart_at && s->res->steps == s->restart_at) {
+			sim_restart(s);
+			return;
+		}
 		for (unsigned i = 0; i < s->ncl; i++)
 			if (sim_can_run(s, &s->cl[i]))
 				run[n++] = &s->cl[i];
@@ -904,6 +944,15 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 		s->o.crash_per_mille = 1 + (unsigned)sim_rand(s, 8);
 	if (s->ncl > SIM_MAX_CLIENTS)
 		s->ncl = SIM_MAX_CLIENTS;
+	/* A quarter of the runs (not the fault-free ones) end with the server
+	 * restarting at some step; drawn from a stream of its own, so that the
+	 * schedules themselves are those of the seed without restarts. */
+	if (!opts->no_faults && !opts->no_restart) {
+		uint64_t r = kv_rand_seed(opts->seed ^ 0x7265737461727421ull);
+
+		if (kv_rand_next(&r) % 4 == 0)
+			s->restart_at = 20 + kv_rand_next(&r) % 600;
+	}
 	if (s->nkeys > SIM_MAX_KEYS)
 		s->nkeys = SIM_MAX_KEYS;
 	{

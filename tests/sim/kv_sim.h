@@ -25,7 +25,8 @@ struct kv_sim_opts {
 	unsigned keys;        /* 1..4; 0: chosen from the seed */
 	unsigned ops;         /* operations in all; 0: chosen from the seed */
 	unsigned crash_per_mille;  /* chance per client step; ~0 means default */
-	bool no_faults;       /* no crash, stall or vanish */
+	bool no_faults;       /* no crash, stall or vanish, no restart */
+	bool no_restart;      /* never restart the server */
 	bool paced;           /* the server sweeps at kvserver's pace (a pass a
 			       * lease), not at random moments with random steps */
 	bool trace;           /* print every scheduling decision to stderr */
@@ -39,6 +40,7 @@ struct kv_sim_result {
 	uint64_t steps;
 	uint64_t crashes, stalls, vanishes, fences, released;
 	uint64_t grants;      /* grants the server made */
+	uint64_t restarts;    /* the server restarted (kv_recover) */
 };
 
 /* Run one schedule. Deterministic in opts. */
