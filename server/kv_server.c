@@ -20,6 +20,7 @@
 
 #include "kv_base.h"
 #include "kv_index.h"
+#include "kv_recover.h"
 
 #define KV_EP_CM 0
 #define KV_EP_SIGNAL 1
@@ -240,6 +241,14 @@ static void kv__on_timer(struct kv_server *s)
 	}
 	released = kv_sweep_step(&s->sweep, step < n ? step : n, kv_now_ns());
 	kv__keepalive(s, kv_now_ns());
+	if (s->slab.map && s->opts.sync_ms &&
+	    kv_now_ns() - s->last_sync_ns >= s->opts.sync_ms * 1000000ull) {
+		int r = kv_slab_sync(&s->slab); /* the page cache to disk */
+
+		if (r)
+			kv__srv_err("syncing %s: %s", s->opts.file, strerror(-r));
+		s->last_sync_ns = kv_now_ns();
+	}
 	if (s->relisten)
 		kv__relisten(s);
 	if (released)
@@ -402,9 +411,45 @@ static int kv__signals(struct kv_server *s)
 	return kv__epoll_add(s->epfd, s->sigfd, KV_EP_SIGNAL);
 }
 
+/*
+ * A store file just opened or created: recover what a dead server left
+ * (kv_recover: claims, unfinished writes, tombstones, the allocator rebuilt
+ * from the index), then mark the header as in use by this run.
+ */
+static int kv__open_store(struct kv_server *s, bool created)
+{
+	struct kv_recover_report rep;
+	uint64_t t0 = kv_now_ns();
+	int ret;
+
+	if (!created) {
+		if ((ret = kv_recover(s->slab.base, &s->geo, &s->sweep.alloc, &rep))) {
+			kv__srv_err("recovering %s: out of memory", s->opts.file);
+			return ret;
+		}
+		kv__srv_log(s, "opened %s (generation %" PRIu64 ", %s stop): %" PRIu64
+			    " items, %" PRIu64 " claims cleared, %" PRIu64 " writes finished, %"
+			    PRIu64 " garbage words, %" PRIu64 " bad blocks, in %.1f ms",
+			    s->opts.file, s->fhdr.generation, s->fhdr.clean ? "clean" : "unclean",
+			    rep.items, rep.claims_cleared, rep.writes_finished,
+			    rep.bad_words, rep.bad_blocks, (double)(kv_now_ns() - t0) / 1e6);
+	} else {
+		kv__srv_log(s, "created %s: %zu bytes", s->opts.file, s->slab.len);
+	}
+	s->fhdr.generation = created ? 1 : s->fhdr.generation + 1;
+	s->fhdr.slab_len = s->slab.len;
+	s->fhdr.geo = s->geo;
+	s->fhdr.clean = 0;
+	if ((ret = kv_slab_write_header(&s->slab, &s->fhdr)))
+		kv__srv_err("writing the header of %s: %s", s->opts.file, strerror(-ret));
+	s->last_sync_ns = kv_now_ns();
+	return ret;
+}
+
 int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 {
 	struct kv_server *s = calloc(1, sizeof(*s));
+	bool created = false;
 	char err[256];
 	uint64_t seed;
 	int ret;
@@ -414,21 +459,39 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	s->opts = *o;
 	s->epfd = s->sigfd = s->timerfd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	ret = kv_slab_alloc(&s->slab, o->slab_size);
-	if (ret) {
-		kv__srv_err("allocating a %" PRIu64 "-byte slab: %s", o->slab_size, strerror(-ret));
-		goto fail;
+	if (o->file) {
+		ret = kv_slab_open_file(&s->slab, o->file, o->slab_size_given ? o->slab_size : 0,
+					&s->fhdr, &created, err, sizeof(err));
+		if (ret == -ENOENT && !o->slab_size_given) /* new: the default size */
+			ret = kv_slab_open_file(&s->slab, o->file, o->slab_size, &s->fhdr,
+						&created, err, sizeof(err));
+		if (ret) {
+			kv__srv_err("store file %s: %s%s", o->file, err,
+				    ret == -EUCLEAN ? "; refused, left as it was" : "");
+			goto fail;
+		}
+	} else {
+		ret = kv_slab_alloc(&s->slab, o->slab_size);
+		if (ret) {
+			kv__srv_err("allocating a %" PRIu64 "-byte slab: %s", o->slab_size,
+				    strerror(-ret));
+			goto fail;
+		}
 	}
-	/* A secret seed per store: nobody can compute keys that collide. */
-	if ((ret = kv__hash_seed(&seed))) {
-		kv__srv_err("getrandom: %s", strerror(-ret));
-		goto fail;
-	}
-	ret = kv_geometry_layout(s->slab.len, o->index_size, o->max_key, o->max_value, seed,
-				 &s->geo, err, sizeof(err));
-	if (ret) { /* kv_server_parse_args vetted it: bad usage all the same */
-		kv__srv_err("%s", err);
-		goto fail;
+	if (o->file && !created) {
+		s->geo = s->fhdr.geo; /* the store's own layout, limits and seed */
+	} else {
+		/* A secret seed per store: nobody can compute keys that collide. */
+		if ((ret = kv__hash_seed(&seed))) {
+			kv__srv_err("getrandom: %s", strerror(-ret));
+			goto fail;
+		}
+		ret = kv_geometry_layout(s->slab.len, o->index_size, o->max_key, o->max_value,
+					 seed, &s->geo, err, sizeof(err));
+		if (ret) { /* kv_server_parse_args vetted it: bad usage all the same */
+			kv__srv_err("%s", err);
+			goto fail;
+		}
 	}
 	ret = kv_sweep_init(&s->sweep, s->slab.base, &s->geo, o->lease_ms * 1000000ull,
 			    kv__conn_fence, s);
@@ -436,6 +499,8 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		kv__srv_err("out of memory");
 		goto fail;
 	}
+	if (o->file && (ret = kv__open_store(s, created)))
+		goto fail;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || (ret = kv__signals(s))) {
 		ret = ret ? ret : -errno;
@@ -525,6 +590,13 @@ void kv_server_destroy(struct kv_server *s)
 	if (s->epfd >= 0)
 		close(s->epfd);
 	kv_sweep_free(&s->sweep);
+	if (s->slab.map && s->fhdr.generation) { /* a clean stop: all on disk */
+		int ret = kv_slab_sync(&s->slab);
+
+		s->fhdr.clean = ret == 0;
+		if (ret || (ret = kv_slab_write_header(&s->slab, &s->fhdr)))
+			kv__srv_err("syncing %s: %s", s->opts.file, strerror(-ret));
+	}
 	kv_slab_free(&s->slab);
 	free(s);
 }

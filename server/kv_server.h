@@ -20,6 +20,9 @@
 #include "kv_proto.h"
 #include "kv_slab.h"
 
+#define KV_DEFAULT_SYNC_MS 1000u
+#define KV_SYNC_MAX_MS 3600000u
+
 struct kv_server_opts {
 	const char *addr;   /* NULL: all addresses */
 	uint16_t port;
@@ -29,6 +32,9 @@ struct kv_server_opts {
 	uint64_t index_size; /* bytes of index; 0: the default fraction of the slab */
 	uint32_t lease_ms;  /* a claim held this long is broken (holder cut off first) */
 	bool quiet;         /* no per-connection log lines */
+	const char *file;   /* --file: the slab is this store file (NULL: memory) */
+	bool slab_size_given; /* -m was on the command line */
+	uint32_t sync_ms;   /* --sync-interval: sync the file this often (0: never) */
 };
 
 /*
@@ -40,7 +46,8 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 
 struct kv_server;
 
-/* Allocate the slab, register it, listen. 0 or negative errno (logged). */
+/* Allocate the slab (or open the store file), register it, listen. 0 or
+ * negative errno (logged); -EUCLEAN when the store file was refused. */
 int kv_server_create(struct kv_server **out, const struct kv_server_opts *o);
 
 /* Serve until SIGINT or SIGTERM. 0, or negative errno on a fatal error. */

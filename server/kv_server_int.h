@@ -16,6 +16,7 @@
 
 #include "kv_server.h"
 #include "kv_sweep.h"
+#include "kv_file.h"
 
 #define KV_RECV_DEPTH 4
 #define KV_MAX_CLIENT_ID 65535
@@ -57,6 +58,8 @@ struct kv_conn {
 struct kv_server {
 	struct kv_server_opts opts;
 	struct kv_slab slab;
+	struct kv_file_header fhdr; /* of the store file (--file) */
+	uint64_t last_sync_ns;      /* when the file was last synced */
 	struct kv_geometry geo;
 	struct kv_sweep sweep;      /* claims, leases, client ids, data space */
 	struct rdma_event_channel *ec;

@@ -29,16 +29,26 @@ static void kv__server_usage(FILE *f)
 		"                         progress is cut off and its claims are released;\n"
 		"                         longer than the slowest PUT of the largest value,\n"
 		"                         %u..%u (default %u)\n"
+		"  -f, --file PATH        keep the store in PATH: created with -m's size if\n"
+		"                         it does not exist, else opened (its header gives\n"
+		"                         the size, index and limits; -m must agree or be\n"
+		"                         left out); a file that is not a whole store of\n"
+		"                         this layout is refused (exit 2), untouched\n"
+		"      --sync-interval MS sync the file to disk every MS ms (default %u, 0:\n"
+		"                         only at a clean stop); a power loss can lose up to\n"
+		"                         that much of acknowledged writes, a kvserver crash\n"
+		"                         none\n"
 		"  -q, --quiet            no log line per connection\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
 		"\n"
 		"Prints 'listening on ADDR:PORT' on stderr when ready. SIGUSR1 prints\n"
 		"stats as JSON on stdout; SIGINT/SIGTERM disconnect clients, print\n"
-		"stats and exit 0. Exit 2: bad usage; 3: RDMA or system error.\n",
+		"stats, sync the file and exit 0. Exit 2: bad usage or a refused store\n"
+		"file; 3: RDMA or system error.\n",
 		KV_DEFAULT_PORT, KV_INDEX_DEFAULT_NUM, KV_INDEX_DEFAULT_DEN, KV_KEY_LIMIT,
 		KV_KEY_LIMIT, KV_VALUE_LIMIT >> 20, KV_DEFAULT_MAX_VALUE >> 20, KV_LEASE_MIN_MS,
-		KV_LEASE_MAX_MS, KV_DEFAULT_LEASE_MS);
+		KV_LEASE_MAX_MS, KV_DEFAULT_LEASE_MS, KV_DEFAULT_SYNC_MS);
 }
 
 int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
@@ -52,6 +62,8 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		{"max-value", required_argument, NULL, 'v'},
 		{"index-size", required_argument, NULL, 'I'},
 		{"lease", required_argument, NULL, 'L'},
+		{"file", required_argument, NULL, 'f'},
+		{"sync-interval", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -69,9 +81,10 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->max_value = KV_DEFAULT_MAX_VALUE;
 	o->index_size = 0;
 	o->lease_ms = KV_DEFAULT_LEASE_MS;
+	o->sync_ms = KV_DEFAULT_SYNC_MS;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:m:I:k:v:L:qhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:m:I:k:v:L:f:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			o->addr = optarg;
@@ -83,6 +96,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		case 'm':
 			if (kv_parse_size(optarg, 1ull << 20, 1ull << 40, &o->slab_size))
 				goto bad_value;
+			o->slab_size_given = true;
 			break;
 		case 'I':
 			if (kv_parse_size(optarg, 0, 1ull << 40, &o->index_size))
@@ -97,6 +111,16 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (kv_parse_size(optarg, 1, KV_VALUE_LIMIT, &v))
 				goto bad_value;
 			o->max_value = (uint32_t)v;
+			break;
+		case 'f':
+			if (!*optarg)
+				goto bad_value;
+			o->file = optarg;
+			break;
+		case 'S':
+			if (kv_parse_uint(optarg, 0, KV_SYNC_MAX_MS, &v))
+				goto bad_value;
+			o->sync_ms = (uint32_t)v;
 			break;
 		case 'L':
 			if (kv_parse_uint(optarg, KV_LEASE_MIN_MS, KV_LEASE_MAX_MS, &v))
@@ -143,7 +167,10 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 
 bad_value:
 	for (const struct option *lo = longopts; lo->name; lo++)
-		if (lo->val == opt)
+		if (lo->val == opt && opt == 'S') /* no short form */
+			fprintf(err, "kvserver: invalid value '%s' for --%s (try --help)\n",
+				optarg, lo->name);
+		else if (lo->val == opt)
 			fprintf(err, "kvserver: invalid value '%s' for -%c/--%s (try --help)\n",
 				optarg, opt, lo->name);
 	return -EINVAL;

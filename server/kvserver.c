@@ -1,4 +1,5 @@
 /* kvserver.c - main(): parse options, serve, report. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "kv_server.h"
@@ -13,8 +14,9 @@ int main(int argc, char **argv)
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	if (kv_server_create(&srv, &opts))
-		return 3;
+	ret = kv_server_create(&srv, &opts);
+	if (ret)
+		return ret == -EUCLEAN ? 2 : 3; /* a refused store file is bad usage */
 	ret = kv_server_run(srv);
 	kv_server_get_stats(srv, &st);
 	kv_server_destroy(srv);

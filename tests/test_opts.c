@@ -105,6 +105,43 @@ START_TEST(test_server_defaults)
 }
 END_TEST
 
+/* --file and --sync-interval; -m remembered as given or not. */
+START_TEST(test_server_file_options)
+{
+	struct kv_server_opts o;
+	struct result r;
+
+	r = run_server(ARGV("kvserver"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_ptr_null(o.file);
+	ck_assert_uint_eq(o.sync_ms, 1000);
+	ck_assert(!o.slab_size_given);
+	result_free(&r);
+	r = run_server(ARGV("kvserver", "-f", "/x/store", "--sync-interval", "0", "-m", "8M"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_str_eq(o.file, "/x/store");
+	ck_assert_uint_eq(o.sync_ms, 0);
+	ck_assert(o.slab_size_given);
+	result_free(&r);
+	r = run_server(ARGV("kvserver", "--file=/y", "--sync-interval=3600000"), &o);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_str_eq(o.file, "/y");
+	ck_assert_uint_eq(o.sync_ms, 3600000);
+	result_free(&r);
+	r = run_server(ARGV("kvserver", "--sync-interval", "3600001"), &o);
+	ck_assert_int_eq(r.ret, -EINVAL);
+	assert_one_line(r.err, "kvserver: invalid value '3600001' for --sync-interval");
+	result_free(&r);
+	r = run_server(ARGV("kvserver", "--file", ""), &o);
+	ck_assert_int_eq(r.ret, -EINVAL);
+	assert_one_line(r.err, "kvserver: invalid value '' for -f/--file");
+	result_free(&r);
+	r = run_server(ARGV("kvserver", "-f"), &o);
+	ck_assert_int_eq(r.ret, -EINVAL);
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(test_server_short_options)
 {
 	struct kv_server_opts o;
@@ -533,6 +570,7 @@ static Suite *opts_suite(void)
 	tc = tcase_create("kvserver");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_server_defaults);
+	tcase_add_test(tc, test_server_file_options);
 	tcase_add_test(tc, test_server_short_options);
 	tcase_add_test(tc, test_server_long_options);
 	tcase_add_test(tc, test_server_limits);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kv_base.h"
+#include "kv_file.h"
 #include "kv_index.h"
 #include "kv_recover.h"
 
@@ -164,6 +165,60 @@ START_TEST(test_recover_idempotent)
 }
 END_TEST
 
+/* The store file's header: a round trip, and every way a file is refused. */
+START_TEST(test_file_header)
+{
+	struct store s;
+	struct kv_file_header h = {.clean = 1, .generation = 7, .slab_len = SLAB}, d;
+	uint8_t buf[KV_FILE_HDR], copy[KV_FILE_HDR];
+	char err[160];
+
+	store_new(&s);
+	h.geo = s.g;
+	kv_file_header_encode(buf, &h);
+	ck_assert_int_eq(kv_file_header_decode(buf, sizeof(buf), KV_FILE_HDR + SLAB, &d, err,
+					       sizeof(err)), 0);
+	ck_assert_uint_eq(d.clean, 1);
+	ck_assert_uint_eq(d.generation, 7);
+	ck_assert_uint_eq(d.slab_len, SLAB);
+	ck_assert_mem_eq(&d.geo, &s.g, sizeof(s.g));
+	/* A longer file is fine (the header says how much is the store). */
+	ck_assert_int_eq(kv_file_header_decode(buf, sizeof(buf), KV_FILE_HDR + SLAB + 1, &d,
+					       err, sizeof(err)), 0);
+	/* Truncated. */
+	ck_assert_int_eq(kv_file_header_decode(buf, sizeof(buf), KV_FILE_HDR + SLAB - 1, &d,
+					       err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "truncated"));
+	ck_assert_int_eq(kv_file_header_decode(buf, 100, 100, &d, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "too short"));
+	/* Any byte changed anywhere in the page: refused. */
+	for (size_t i = 0; i < KV_FILE_HDR; i += 61) {
+		memcpy(copy, buf, sizeof(buf));
+		copy[i] ^= 0x20;
+		ck_assert_int_eq(kv_file_header_decode(copy, sizeof(copy), KV_FILE_HDR + SLAB, &d,
+						       err, sizeof(err)), -EINVAL);
+	}
+	memcpy(copy, buf, sizeof(buf));
+	copy[0] = 'X';
+	ck_assert_int_eq(kv_file_header_decode(copy, sizeof(copy), KV_FILE_HDR + SLAB, &d, err,
+					       sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "not a store"));
+	/* Another layout, even with a right checksum. */
+	kv_st32le(copy, 0);
+	memcpy(copy, buf, sizeof(buf));
+	kv_st32le(copy + 8, KV_FILE_LAYOUT + 1);
+	ck_assert_int_eq(kv_file_header_decode(copy, sizeof(copy), KV_FILE_HDR + SLAB, &d, err,
+					       sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "layout"));
+	/* A geometry that does not fit its slab, with a right checksum. */
+	h.slab_len = SLAB / 2;
+	kv_file_header_encode(copy, &h);
+	ck_assert_int_eq(kv_file_header_decode(copy, sizeof(copy), KV_FILE_HDR + SLAB, &d, err,
+					       sizeof(err)), -EINVAL);
+	store_free(&s);
+}
+END_TEST
+
 static Suite *recover_suite(void)
 {
 	Suite *s = suite_create("recover");
@@ -172,6 +227,7 @@ static Suite *recover_suite(void)
 	tcase_add_test(tc, test_recover_all_cases);
 	tcase_add_test(tc, test_recover_overlap);
 	tcase_add_test(tc, test_recover_idempotent);
+	tcase_add_test(tc, test_file_header);
 	suite_add_tcase(s, tc);
 	return s;
 }
