@@ -41,6 +41,19 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 		return -ENOMEM;
 	for (uint64_t i = 0; i < kv_nwords(g); i++) {
 		uint64_t *wp = kv__word_at(slab, g, i), w = *wp;
+
+		/* The blocks are anywhere in the data region: ask for those of
+		 * the words a little ahead while this one is handled. */
+		if (i % 32 == 0)
+			for (uint64_t k = i + 64; k < i + 96 && k < kv_nwords(g); k++) {
+				uint64_t a2 = *kv__word_at(slab, g, k);
+
+				if (kv_word_kind(a2) == KV_WORD_BLOCK &&
+				    kv_block_read_len(g, a2) >= KV_BLOCK_HDR) {
+					__builtin_prefetch(slab + kv_block_off(g, a2));
+					__builtin_prefetch(&a->free[kv_word_gran(a2) / 64]);
+				}
+			}
 		uint64_t len = kv_block_read_len(g, w);
 		struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
 		struct kv_block_view v;
