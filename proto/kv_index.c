@@ -217,6 +217,36 @@ int kv_probe_empty(const uint64_t *words)
 	return nempty[1] > nempty[0] ? first[1] : first[0];
 }
 
+bool kv_slab_cas(uint8_t *p, uint64_t expect, uint64_t swap)
+{
+	return __atomic_compare_exchange_n((uint64_t *)(void *)p, &expect, swap, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+uint64_t kv_block_span(const uint8_t *slab, const struct kv_geometry *g, uint64_t w)
+{
+	uint64_t len = kv_block_read_len(g, w) / KV_GRANULE;
+	const uint8_t *b = slab + kv_block_off(g, w);
+	uint16_t klen, flags;
+	uint32_t vlen;
+	uint64_t n;
+
+	if (len * KV_GRANULE < KV_BLOCK_HDR ||
+	    (kv_ld64le(b) & ~KV_HEAD_STATE) != (w & ~KV_HEAD_STATE))
+		return len;
+	kv_block_peek(b, &klen, &vlen, &flags);
+	n = kv_block_granules(klen, vlen);
+	return n <= len ? n : len;
+}
+
+bool kv_block_finish(uint8_t *slab, const struct kv_geometry *g, uint64_t w, uint64_t prev)
+{
+	if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
+	    kv_block_read_len(g, prev) >= KV_BLOCK_HDR)
+		kv_slab_cas(slab + kv_block_off(g, prev), prev, kv_head_retired(prev));
+	return kv_slab_cas(slab + kv_block_off(g, w), kv_head_uncommitted(w), w);
+}
+
 void kv_index_census(const uint8_t *slab, const struct kv_geometry *g,
 		     struct kv_index_census *c)
 {

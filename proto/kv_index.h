@@ -251,6 +251,27 @@ unsigned kv_probe_claims(const struct kv_keyhash *kh, const uint64_t *words,
  * tie). Its position, or -ENOSPC when both buckets are full. */
 int kv_probe_empty(const uint64_t *words);
 
+/*
+ * Server side, on the slab in its own memory: a CAS of the CPU on an 8-byte
+ * word (see docs/design.md on CPU and NIC atomics).
+ */
+bool kv_slab_cas(uint8_t *p, uint64_t expect, uint64_t swap);
+
+/*
+ * Granules block word @w covers in @slab: exactly its block's when the
+ * header there is its own and fits the word's length, else all the word's
+ * length says (0 when it points outside the data region).
+ */
+uint64_t kv_block_span(const uint8_t *slab, const struct kv_geometry *g, uint64_t w);
+
+/*
+ * Server side: finish the write of block word @w, found uncommitted with
+ * predecessor @prev, as any writer of the key would: retire @prev's block
+ * (when @prev is a block word inside the data region), then commit @w's.
+ * Either CAS may find the work done. True when this call committed it.
+ */
+bool kv_block_finish(uint8_t *slab, const struct kv_geometry *g, uint64_t w, uint64_t prev);
+
 struct kv_index_census {
 	uint64_t items;   /* block words */
 	uint64_t claims;  /* claim words */

@@ -57,7 +57,6 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 		uint64_t len = kv_block_read_len(g, w);
 		struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
 		struct kv_block_view v;
-		uint8_t *b;
 		size_t n;
 
 		switch (kv_word_kind(w)) {
@@ -77,7 +76,6 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 			r->bad_words++;
 			continue;
 		}
-		b = slab + kv_block_off(g, w);
 		n = kv__copy_block(slab, g, w, buf, cap);
 		if (kv_block_check(buf, n, w, g, NULL, 0, &v) != KV_BLOCK_OK) {
 			r->bad_blocks++; /* keep its word and all its coded space */
@@ -86,16 +84,10 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 			continue;
 		}
 		e.len = kv_block_granules(v.klen, v.vlen);
-		if (!kv_view_committed(&v)) { /* its writer died between swing and retire */
-			uint64_t prev = v.prev;
-
-			if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
-			    kv_block_read_len(g, prev) >= KV_BLOCK_HDR &&
-			    kv_ld64le(slab + kv_block_off(g, prev)) == prev)
-				kv_st64le(slab + kv_block_off(g, prev), kv_head_retired(prev));
-			kv_st64le(b, w);
+		/* Its writer died between swing and retire: the write takes
+		 * effect now. */
+		if (!kv_view_committed(&v) && kv_block_finish(slab, g, w, v.prev))
 			r->writes_finished++;
-		}
 		if (kv_view_tomb(&v)) {
 			*wp = 0; /* its space stays free */
 			r->tombs_cleared++;

@@ -214,10 +214,7 @@ static uint64_t *kv__wordp(const struct kv_sweep *s, uint64_t idx)
  * someone else's (no CAS can match a claim of a gone owner). */
 static unsigned kv__settle(struct kv_sweep *s, uint64_t idx, uint64_t w)
 {
-	uint64_t expect = w;
-
-	return __atomic_compare_exchange_n(kv__wordp(s, idx), &expect, 0, false,
-					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 1 : 0;
+	return kv_slab_cas((uint8_t *)kv__wordp(s, idx), w, 0) ? 1 : 0;
 }
 
 /*
@@ -273,14 +270,6 @@ static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 	return released;
 }
 
-/* CAS a word of the slab, as a client's CAS does (see docs/design.md on
- * CPU and NIC atomics). */
-static bool kv__cas64(uint8_t *p, uint64_t expect, uint64_t swap)
-{
-	return __atomic_compare_exchange_n((uint64_t *)(void *)p, &expect, swap, false,
-					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
-
 /*
  * Was block word @w at @idx seen uncommitted by an earlier pass too? Then its
  * writer left it (a live writer commits within a round trip of publishing),
@@ -334,17 +323,11 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w)
 			uint64_t prev = kv_ld64le(b + 8);
 
 			e.len = n;
-			if (!(head & KV_HEAD_COMMITTED) && head == kv_head_uncommitted(w) &&
-			    kv__left(s, idx, w)) {
-				if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
-				    kv_block_read_len(g, prev) >= KV_BLOCK_HDR)
-					kv__cas64(s->slab + kv_block_off(g, prev), prev,
-						  kv_head_retired(prev));
-				if (kv__cas64(b, head, w))
-					head = w;
-			}
+			if (head == kv_head_uncommitted(w) && kv__left(s, idx, w) &&
+			    kv_block_finish(s->slab, g, w, prev))
+				head = w;
 			if (head == w && (flags & KV_BLOCK_TOMBSTONE) &&
-			    kv__cas64(s->slab + kv_word_off(g, idx), w, 0)) {
+			    kv_slab_cas(s->slab + kv_word_off(g, idx), w, 0)) {
 				s->cur.tombs_cleared++;
 				return false; /* its space is freed at this pass's end */
 			}

@@ -725,22 +725,7 @@ static void sim_keys(struct sim *s)
  * is whole, else what the word's length says. */
 static struct kv_extent sim_named(const struct sim *s, uint64_t w)
 {
-	const struct kv_geometry *g = &s->hello.geo;
-	uint64_t len = kv_block_read_len(g, w);
-	struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
-	const uint8_t *b = s->slab + kv_block_off(g, w);
-
-	if (len >= KV_BLOCK_HDR && (kv_ld64le(b) & ~KV_HEAD_STATE) == (w & ~KV_HEAD_STATE)) {
-		uint16_t klen, flags;
-		uint32_t vlen;
-		uint64_t n;
-
-		kv_block_peek(b, &klen, &vlen, &flags);
-		n = kv_block_granules(klen, vlen);
-		if (n <= e.len)
-			e.len = n;
-	}
-	return e;
+	return (struct kv_extent){kv_word_gran(w), kv_block_span(s->slab, &s->hello.geo, w)};
 }
 
 /*
