@@ -187,6 +187,30 @@ static bool kv__proven_other(const struct kv__op *op, uint64_t w)
 }
 
 /*
+ * READ the block word @w names into ws.rblk and judge it for the key (a word
+ * too short to name a block is not READ): its enum kv_block_state, *v set
+ * when it validates, or a negative errno.
+ */
+static int kv__read_block(kv_client *c, const struct kv__op *op, uint64_t w,
+			  struct kv_block_view *v)
+{
+	uint32_t len = kv__blk_read_len(c, w);
+	enum kv_block_state st = KV_BLOCK_BAD;
+	struct kv_wr rd;
+	int ret;
+
+	if (len >= KV_BLOCK_HDR) {
+		kv__rd(&rd, kv_block_off(G(c), w), c->ws.rblk, len);
+		if ((ret = kv__run(c, &rd, 1)))                          /* RT */
+			return ret;
+		st = kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, v);
+	}
+	if (st == KV_BLOCK_BAD)
+		kv__saw(c, w); /* its word moved on, or it is corrupt */
+	return (int)st;
+}
+
+/*
  * With both buckets just read into ws.words: READ each block word with the
  * key's fingerprint (one RT each; usually there is one) until one holds the
  * key. 0 and *f; -ENOENT when none does; -EAGAIN when none does and a block
@@ -199,16 +223,14 @@ static int kv__find(kv_client *c, struct kv__op *op, struct kv__found *f)
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t w = c->ws.words[pos[i]];
-		uint32_t len = kv__blk_read_len(c, w);
-		struct kv_wr rd;
 		int ret;
 
 		if (kv__proven_other(op, w))
 			continue;
-		kv__rd(&rd, kv_block_off(G(c), w), c->ws.rblk, len);
-		if (len && (ret = kv__run(c, &rd, 1)))                  /* RT */
+		ret = kv__read_block(c, op, w, &f->v);
+		if (ret < 0)
 			return ret;
-		switch (kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, &f->v)) {
+		switch (ret) {
 		case KV_BLOCK_OK:
 			f->idx = kv_pair_idx(&op->kh, pos[i]);
 			f->word = w;
@@ -221,7 +243,6 @@ static int kv__find(kv_client *c, struct kv__op *op, struct kv__found *f)
 			/* Not this key's block, or its word moved on: if another
 			 * word holds the key, that is the key's (a key is in one
 			 * word at most); if none does, look again. */
-			kv__saw(c, w);
 			bad = true;
 			break;
 		}
@@ -287,29 +308,6 @@ static int kv__retry(kv_client *c, kv__once_fn once, struct kv__op *op, struct k
 /* ---- GET ----------------------------------------------------------------- */
 
 /*
- * READ the block word @w names into ws.rblk and check it for the key.
- * 0 and f->v; -EAGAIN when it does not validate.
- */
-static int kv__read_block(kv_client *c, const struct kv__op *op, uint64_t w,
-			  struct kv_block_view *v)
-{
-	uint32_t len = kv__blk_read_len(c, w);
-	struct kv_wr rd;
-	int ret;
-
-	if (len < KV_BLOCK_HDR)
-		return -EAGAIN;
-	kv__rd(&rd, kv_block_off(G(c), w), c->ws.rblk, len);
-	if ((ret = kv__run(c, &rd, 1)))
-		return ret;
-	if (kv_block_check(c->ws.rblk, len, w, G(c), op->key, op->klen, v) != KV_BLOCK_OK) {
-		kv__saw(c, w);
-		return -EAGAIN;
-	}
-	return 0;
-}
-
-/*
  * The key's word names a block not yet committed: its write is under way
  * (or its writer died), and takes effect when its predecessor is retired.
  * READ the predecessor: whole, of the key and not retired, its value is
@@ -322,18 +320,30 @@ static int kv__resolve(kv_client *c, const struct kv__op *op, struct kv__found *
 	uint64_t prev = f->v.prev;
 	int ret;
 
-	if (prev && (ret = kv__read_block(c, op, prev, &pv)) != -EAGAIN) {
-		if (ret)
+	if (prev) {
+		if ((ret = kv__read_block(c, op, prev, &pv)) < 0)
 			return ret;
 		/* A real predecessor was committed before it was replaced; an
 		 * uncommitted "prev" is someone's unpublished block in reused
 		 * space that happens to carry the same word. */
-		if (kv_view_committed(&pv) && !kv_view_retired(&pv)) {
+		if (ret == KV_BLOCK_OK && kv_view_committed(&pv) && !kv_view_retired(&pv)) {
 			f->v = pv;
 			return 0;
 		}
 	}
-	return kv__read_block(c, op, f->word, &f->v);
+	ret = kv__read_block(c, op, f->word, &f->v);
+	return ret < 0 ? ret : ret == KV_BLOCK_OK ? 0 : -EAGAIN;
+}
+
+/*
+ * A block read for word @w that a warm GET may return: committed and not
+ * retired (its write took effect and none after it has, so its value is the
+ * key's now), and not a tombstone (the sweep clears a tombstone's word
+ * without retiring it).
+ */
+static bool kv__current(const struct kv_block_view *v, uint64_t w)
+{
+	return v->head == w && !kv_view_tomb(v);
 }
 
 static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
@@ -343,11 +353,9 @@ static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 
 	if (e) { /* warm: one READ of the block this client last saw */
 		ret = kv__read_block(c, op, e->word, &f->v);                /* RT1 */
-		if (ret && ret != -EAGAIN)
+		if (ret < 0)
 			return ret;
-		/* Committed and not retired: its write took effect and none
-		 * after it has; the value is the key's now. */
-		if (!ret && f->v.head == e->word && !kv_view_tomb(&f->v)) {
+		if (ret == KV_BLOCK_OK && kv__current(&f->v, e->word)) {
 			f->idx = e->idx;
 			f->word = e->word;
 			return 0;
@@ -360,7 +368,7 @@ static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 		return ret;
 	if (!kv_view_committed(&f->v) && (ret = kv__resolve(c, op, f)))   /* RT3 */
 		return ret;
-	if (f->v.head == f->word && !kv_view_tomb(&f->v))
+	if (kv__current(&f->v, f->word))
 		kv__cache_put(c, &op->kh, f->idx, f->word);
 	return kv_view_tomb(&f->v) ? -ENOENT : 0;
 }
@@ -472,7 +480,7 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 		if (warm[i].word &&
 		    kv_block_check(blk, kv__blk_read_len(c, warm[i].word), warm[i].word, G(c),
 				   keys[i].key, keys[i].klen, &v) == KV_BLOCK_OK &&
-		    v.head == warm[i].word && !kv_view_tomb(&v)) {
+		    kv__current(&v, warm[i].word)) {
 			res[i].val = v.val;
 			res[i].vlen = v.vlen;
 			continue;

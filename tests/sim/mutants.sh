@@ -43,11 +43,11 @@ mutant late-block client/kv_ops.c 'in two words' \
 # A warm GET trusts the block it reads without checking that it is committed
 # and not retired: a write after it may have taken effect already.
 mutant warm-unchecked client/kv_ops.c 'not linearizable' \
-	's/(\nstatic int kv__get_once\($fn\n\t\tif \(!ret && )(f->v\.head == e->word) &&/${1}(1 \/* mutant *\/ || $2) \&\&/s'
+	's/(\nstatic bool kv__current\($fn\n\treturn )(v->head == w)/${1}(1 \/* mutant *\/ || $2)/s'
 # A cold GET that finds an uncommitted block takes its value at once, without
 # reading its predecessor (whose value is the key's until it is retired).
 mutant resolve-no-prev client/kv_ops.c 'not linearizable' \
-	's/(\nstatic int kv__resolve\($fn\n\tif \()(prev &&)/${1}0 \/* mutant *\/ \&\& $2/s'
+	's/(\nstatic int kv__resolve\($fn\n\tif \()(prev\))/${1}0 \/* mutant *\/ \&\& $2/s'
 # A write commits its block before it retires the one it replaced: between
 # the two CASes a reader may trust the new block while another still trusts
 # the old.
@@ -86,7 +86,7 @@ mutant no-seal client/kv_ops.c 'store full|Too many open' \
 # A lookup takes a block of another key with the same fingerprint for the
 # key's (PUT and DEL swing, GET returns, another key's word).
 mutant other-key client/kv_ops.c 'not linearizable|in two words' \
-	's/(\nstatic int kv__find\($fn\n\t\tswitch \(kv_block_check\([^\n]*&f->v\))\)/$1 \& 2 \/* mutant: OTHER is OK *\/)/s'
+	's/(\nstatic int kv__find\($fn\n\t\tswitch \(ret)\)/$1 \& 2 \/* mutant: OTHER is OK *\/)/s'
 
 # Opening a store after the server died leaves the blocks the index names
 # free (the allocator not rebuilt from the index).
