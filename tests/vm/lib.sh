@@ -141,3 +141,16 @@ wait_stat() {
 		i=$((i + 1))
 	done
 }
+
+# An awk function for scenarios that draw sizes: logu(lo, hi) is a number in
+# [lo, hi], its decade drawn uniformly, then uniform in the decade (busybox
+# awk has no log or exp). Paste it into a program: awk '...'"$KV_AWK_LOGU"'...'.
+KV_AWK_LOGU='function logu(lo, hi,   nd, d, a, b, i) {
+		nd = 0
+		for (a = lo; a < hi; a *= 10) nd++
+		d = int(rand() * nd)
+		a = lo
+		for (i = 0; i < d; i++) a *= 10
+		b = a * 10 > hi ? hi : a * 10
+		return a + int(rand() * (b - a + 1))
+	}'

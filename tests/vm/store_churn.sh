@@ -70,15 +70,7 @@ reclaimed
 t0=$(ms_now)
 for w in 1 2 3; do
 	awk -v w="$w" '
-	function logu(lo, hi,   nd, d, a, b, i) { # log-uniform-ish: a decade, then uniform in it
-		nd = 0
-		for (a = lo; a < hi; a *= 10) nd++
-		d = int(rand() * nd)
-		a = lo
-		for (i = 0; i < d; i++) a *= 10
-		b = a * 10 > hi ? hi : a * 10
-		return a + int(rand() * (b - a + 1))
-	}
+	'"$KV_AWK_LOGU"'
 	BEGIN {
 		srand(w * 7919)
 		p = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

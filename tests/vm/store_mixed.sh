@@ -17,15 +17,7 @@ start_server -m 64M
 # writer W N: N batch lines of puts by writer W.
 writer() {
 	awk -v w="$1" -v n="$2" -v a="$PAT" '
-	function logu(lo, hi,   nd, d, a, b, i) { # log-uniform-ish: a decade, then uniform in it
-		nd = 0
-		for (a = lo; a < hi; a *= 10) nd++
-		d = int(rand() * nd)
-		a = lo
-		for (i = 0; i < d; i++) a *= 10
-		b = a * 10 > hi ? hi : a * 10
-		return a + int(rand() * (b - a + 1))
-	}
+	'"$KV_AWK_LOGU"'
 	BEGIN {
 		srand(w * 104729)
 		p = a
