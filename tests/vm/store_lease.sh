@@ -117,6 +117,9 @@ start_server -m 16M -L 500
 
 # (a) k does not exist. The holder claims a word for it and sleeps 4 s,
 # eight leases; an insert of k waits for the claim, which the server breaks.
+# hold.out is emptied first: the holder's own redirection runs in the child,
+# after the fork, and held() could read (0)'s stale HELD before it.
+: >hold.out
 kvcli debug-hold-lock k 4000 >hold.out 2>&1 &
 holder=$!
 held hold.out "$holder"
