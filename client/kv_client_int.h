@@ -71,7 +71,14 @@ struct kv_client {
 	struct kv__cached *cache;
 	unsigned ncache;              /* entries (0: no cache), in pairs */
 	unsigned cache_last;          /* the entry used last */
-	bool broken;                  /* the QP failed: every call fails */
+	bool broken;                  /* the QP failed: the next call reconnects */
+	bool reconnect;               /* see kv_connect_opts.no_reconnect */
+	char *addr, *port;            /* what kv_connect() was given, to reconnect */
+	char where[320];              /* "addr:port" for messages */
+	unsigned step_ms;             /* bound on one connection step's wait */
+	unsigned reconnect_ms;        /* one call's budget for connecting again */
+	uint64_t last_ready_ns;       /* when the last operation began */
+	unsigned op_cas;              /* CASes posted by the running operation */
 	uint64_t rng;
 	struct kv_counters cnt;
 	char err[256];
@@ -92,6 +99,17 @@ int kv__verbs_seal(void *ctx, uint64_t off, uint64_t len);
 /* The verbs wire (kv_verbs.c); its context is the kv_client. */
 extern const struct kv_wire_ops kv__verbs_wire;
 void kv__break(kv_client *c);
+
+/* 0 when the connection still stands, else -ECONNRESET (and broken): a CM
+ * event such as DISCONNECTED is waiting. Never blocks. */
+int kv__check_cm(kv_client *c);
+
+/*
+ * Called first by every public operation: if the connection broke, connect
+ * again (backoff within the connect timeout) and take the new hello. 0, or
+ * the last attempt's negative errno with the reason in c->err.
+ */
+int kv__ready(kv_client *c);
 int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last);
 
 __attribute__((format(printf, 2, 3)))
@@ -109,5 +127,13 @@ int kv__buffers_alloc(kv_client *c);
  */
 kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wire,
 			      uint64_t rng_seed);
+
+/* Shared with kv_scan.c (kv_ops.c). Bytes to READ for block word @w: what
+ * it names, within ws.rblk. */
+uint32_t kv__blk_read_len(const kv_client *c, uint64_t w);
+
+/* A block read for word @w that a warm GET may return: committed, not
+ * retired, not a tombstone (kv_ops.c). */
+bool kv__current(const struct kv_block_view *v, uint64_t w);
 
 #endif

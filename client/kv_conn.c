@@ -60,10 +60,10 @@ static int kv__wait_cm(kv_client *c, enum rdma_cm_event_type want, const char *w
 	struct rdma_cm_event *ev;
 	int ret;
 
-	ret = poll(&pfd, 1, (int)c->timeout_ms);
+	ret = poll(&pfd, 1, (int)c->step_ms);
 	if (ret == 0) {
 		kv__seterr(c, "%s: no %s within %u ms", where, rdma_event_str(want),
-			   c->timeout_ms);
+			   c->step_ms);
 		return -ETIMEDOUT;
 	}
 	if (ret < 0 || rdma_get_cm_event(c->ec, &ev)) {
@@ -186,7 +186,7 @@ kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wi
 		return NULL;
 	c->hello = *h;
 	c->depth = 1;
-	c->timeout_ms = 5000;
+	c->timeout_ms = c->step_ms = 5000;
 	c->wire = *wire;
 	c->rng = kv_rand_seed(rng_seed);
 	if (kv__buffers_alloc(c)) {
@@ -240,87 +240,62 @@ static int kv__handshake(kv_client *c, const char *where)
 	return 0;
 }
 
-int kv_connect(kv_client **out, const char *addr, const char *port,
-	       const struct kv_connect_opts *opts, char *err, size_t errlen)
+/* Resolve, connect and take the hello, on a client whose verbs resources
+ * are all unset (new, or after kv__teardown). 0 or a negative errno, with
+ * the reason in c->err. */
+static int kv__open(kv_client *c)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
-	char where[320], dflt_port[8];
-	kv_client *c;
+	const char *where = c->where;
 	int ret;
 
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	if (!port) { /* the default's one home is kv_proto.h */
-		snprintf(dflt_port, sizeof(dflt_port), "%u", KV_DEFAULT_PORT);
-		port = dflt_port;
-	}
-	snprintf(where, sizeof(where), "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr,
-		 strchr(addr, ':') ? "]" : "", port);
-	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;
-	c->depth = opts && opts->depth ? opts->depth : 1;
-	c->time_waits = opts && opts->time_waits;
-	if (c->depth > KV_MAX_DEPTH)
-		c->depth = KV_MAX_DEPTH;
-	ret = getaddrinfo(addr, port, &hints, &res);
+	ret = getaddrinfo(c->addr, c->port, &hints, &res);
 	if (ret) {
 		kv__seterr(c, "%s: cannot resolve: %s", where, gai_strerror(ret));
-		ret = -EHOSTUNREACH;
-		goto fail;
+		return -EHOSTUNREACH;
 	}
 	c->ec = rdma_create_event_channel();
 	if (!c->ec) {
 		ret = -errno;
 		kv__seterr(c, "%s: cannot open the RDMA CM (%s; is rdma_ucm loaded?)",
 			   where, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	if (fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK) ||
 	    rdma_create_id(c->ec, &c->id, c, RDMA_PS_TCP)) {
 		ret = -errno;
 		kv__seterr(c, "%s: rdma_create_id: %s", where, strerror(errno));
-		goto fail;
+		goto out;
 	}
-	if (rdma_resolve_addr(c->id, NULL, res->ai_addr, (int)c->timeout_ms)) {
+	if (rdma_resolve_addr(c->id, NULL, res->ai_addr, (int)c->step_ms)) {
 		ret = -errno;
 		kv__seterr(c, "%s: rdma_resolve_addr: %s (no RDMA device on a route there?)",
 			   where, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	if ((ret = kv__wait_cm(c, RDMA_CM_EVENT_ADDR_RESOLVED, where)))
-		goto fail;
-	if (rdma_resolve_route(c->id, (int)c->timeout_ms)) {
+		goto out;
+	if (rdma_resolve_route(c->id, (int)c->step_ms)) {
 		ret = -errno;
 		kv__seterr(c, "%s: rdma_resolve_route: %s", where, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	if ((ret = kv__wait_cm(c, RDMA_CM_EVENT_ROUTE_RESOLVED, where)))
-		goto fail;
-	if ((ret = kv__handshake(c, where)))
-		goto fail;
+		goto out;
+	ret = kv__handshake(c, where);
+out:
 	freeaddrinfo(res);
-	*out = c;
-	return 0;
-
-fail:
-	if (err)
-		snprintf(err, errlen, "%s", c->err);
-	if (res)
-		freeaddrinfo(res);
-	kv_close(c);
 	return ret;
 }
 
-void kv_close(kv_client *c)
+/* Free every verbs resource and the buffers registered with them; the
+ * client itself, its cache and its counters stay. */
+static void kv__teardown(kv_client *c)
 {
-	if (!c)
-		return;
-	if (c->connected && !c->broken)
-		kv__seal_all(c); /* space it will not use comes back a pass sooner */
 	if (c->connected)
 		rdma_disconnect(c->id);
+	c->connected = false;
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
 	if (c->mr)
@@ -337,9 +312,139 @@ void kv_close(kv_client *c)
 		rdma_destroy_id(c->id);
 	if (c->ec)
 		rdma_destroy_event_channel(c->ec);
+	c->mr = c->mr_msg = NULL;
+	c->send_cq = c->recv_cq = NULL;
+	c->pd = NULL;
+	c->id = NULL;
+	c->ec = NULL;
 	free(c->buf);
-	free(c->cache);
 	free(c->msgbuf);
+	c->buf = c->msgbuf = NULL;
+	c->recv_posted = false;
+}
+
+int kv_connect(kv_client **out, const char *addr, const char *port,
+	       const struct kv_connect_opts *opts, char *err, size_t errlen)
+{
+	char dflt_port[8];
+	kv_client *c;
+	int ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (!port) { /* the default's one home is kv_proto.h */
+		snprintf(dflt_port, sizeof(dflt_port), "%u", KV_DEFAULT_PORT);
+		port = dflt_port;
+	}
+	snprintf(c->where, sizeof(c->where), "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port);
+	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;
+	c->step_ms = c->timeout_ms;
+	c->depth = opts && opts->depth ? opts->depth : 1;
+	c->time_waits = opts && opts->time_waits;
+	c->reconnect = !(opts && opts->no_reconnect);
+	c->reconnect_ms = opts && opts->reconnect_ms ? opts->reconnect_ms : c->timeout_ms;
+	if (c->depth > KV_MAX_DEPTH)
+		c->depth = KV_MAX_DEPTH;
+	c->addr = strdup(addr);
+	c->port = strdup(port);
+	if (!c->addr || !c->port) {
+		ret = -ENOMEM;
+		kv__seterr(c, "%s: out of memory", c->where);
+		goto fail;
+	}
+	if ((ret = kv__open(c)))
+		goto fail;
+	*out = c;
+	return 0;
+
+fail:
+	if (err)
+		snprintf(err, errlen, "%s", c->err);
+	kv_close(c);
+	return ret;
+}
+
+/*
+ * Connect again after the connection broke: the server restarted (a new
+ * address, rkey and client id in its hello) or dropped us. Whatever this
+ * client held belongs to the old connection: its grant (the server sealed
+ * it, or a restarted server rebuilt its allocator without it) and any claim
+ * (leases and recovery clear them). The words it cached may be stale; a
+ * warm GET would catch that, but a restart is rare enough to start cold.
+ */
+static int kv__reconnect(kv_client *c)
+{
+	uint64_t start = kv_now_ns() / 1000000, now = start;
+	unsigned pause = 10;
+	char err[sizeof(c->err)];
+	int ret;
+
+	for (;;) {
+		uint64_t left = now - start < c->reconnect_ms ? c->reconnect_ms - (now - start) : 1;
+
+		kv__teardown(c);
+		c->step_ms = left < c->timeout_ms ? (unsigned)left : c->timeout_ms;
+		ret = kv__open(c);
+		if (!ret)
+			break;
+		now = kv_now_ns() / 1000000;
+		if (now - start + pause >= c->reconnect_ms)
+			break;
+		usleep(pause * 1000u);
+		pause = pause * 2 < 500 ? pause * 2 : 500;
+		now = kv_now_ns() / 1000000;
+	}
+	c->step_ms = c->timeout_ms;
+	if (ret) {
+		/* Keep the cause; say that it was a reconnect that failed. */
+		snprintf(err, sizeof(err), "%s", c->err);
+		kv__seterr(c, "reconnecting for %llu ms: %s",
+			   (unsigned long long)(kv_now_ns() / 1000000 - start), err);
+		kv__teardown(c);
+		return ret;
+	}
+	c->broken = false;
+	c->small = (struct kv__grant){0};
+	if (c->cache)
+		memset(c->cache, 0, (size_t)c->ncache * sizeof(*c->cache));
+	c->cnt.reconnects++;
+	return 0;
+}
+
+int kv__ready(kv_client *c)
+{
+	/* After a pause (only then: it costs a system call), look for a
+	 * DISCONNECTED that came while the client was idle, so that the
+	 * operation starts on a new connection instead of failing on the old. */
+	if (!c->broken && c->ec) {
+		uint64_t now = kv_now_ns();
+
+		if (now - c->last_ready_ns > 1000000)
+			kv__check_cm(c);
+		c->last_ready_ns = now;
+	}
+	if (!c->broken)
+		return 0;
+	if (!c->reconnect || !c->addr) {
+		kv__seterr(c, "%s: the connection is broken", c->where);
+		return -ENOTCONN;
+	}
+	return kv__reconnect(c);
+}
+
+void kv_close(kv_client *c)
+{
+	if (!c)
+		return;
+	if (c->connected && !c->broken)
+		kv__seal_all(c); /* space it will not use comes back a pass sooner */
+	kv__teardown(c);
+	free(c->cache);
+	free(c->addr);
+	free(c->port);
 	free(c);
 }
 
@@ -411,6 +516,8 @@ int kv_stats(kv_client *c, char **json)
 	int len;
 
 	*json = NULL;
+	if ((len = kv__ready(c)))
+		return len;
 	len = kv__request(c, kv_msg_put_header(c->msg_send, KV_MSG_STATS_REQ, 0, 0));
 	if (len < 0)
 		return len;
@@ -427,10 +534,13 @@ int kv_stats(kv_client *c, char **json)
 
 int kv_demo(kv_client *c, const void *s, size_t len)
 {
-	struct kv_wr w = {.op = KV_WR_WRITE, .off = c->hello.scratch_off,
-			   .local = c->demo_src, .len = (uint32_t)len};
-	int ret;
+	struct kv_wr w;
+	int ret = kv__ready(c); /* first: a reconnect brings new buffers */
 
+	if (ret)
+		return ret;
+	w = (struct kv_wr){.op = KV_WR_WRITE, .off = c->hello.scratch_off,
+			   .local = c->demo_src, .len = (uint32_t)len};
 	if (len == 0 || len > c->hello.scratch_len || len > KV_SCRATCH_LEN)
 		return -E2BIG;
 	memcpy(c->demo_src, s, len);
@@ -488,6 +598,8 @@ const char *kv_strerror(int err)
 	case -EILSEQ: return "buffers do not match";
 	case -ENOTCONN: return "connection is broken";
 	case -EPROTO: return "protocol error";
+	case -KV_EUNKNOWN:
+		return "outcome unknown: the connection failed while the write was in flight";
 	default: return strerror(-err);
 	}
 }

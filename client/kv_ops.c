@@ -53,6 +53,7 @@ int kv__run(kv_client *c, const struct kv_wr *w, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		if (w[i].op == KV_WR_CAS) {
 			c->cnt.atomics++;
+			c->op_cas++;
 		} else if (w[i].op == KV_WR_READ) {
 			c->cnt.reads++;
 			c->cnt.read_bytes += w[i].len;
@@ -156,7 +157,7 @@ static void kv__cache_put(kv_client *c, const struct kv_keyhash *kh, uint64_t id
 /* ---- reading --------------------------------------------------------------- */
 
 /* Bytes to READ for block word @w: what it names, within our buffer. */
-static uint32_t kv__blk_read_len(const kv_client *c, uint64_t w)
+uint32_t kv__blk_read_len(const kv_client *c, uint64_t w)
 {
 	uint64_t len = kv_block_read_len(G(c), w);
 
@@ -341,7 +342,7 @@ static int kv__resolve(kv_client *c, const struct kv__op *op, struct kv__found *
  * key's now), and not a tombstone (the sweep clears a tombstone's word
  * without retiring it).
  */
-static bool kv__current(const struct kv_block_view *v, uint64_t w)
+bool kv__current(const struct kv_block_view *v, uint64_t w)
 {
 	return v->head == w && !kv_view_tomb(v);
 }
@@ -385,6 +386,7 @@ static void kv__op_init(kv_client *c, struct kv__op *op, const void *key, size_t
 	if (!c->broken)
 		c->err[0] = 0; /* the message of this operation's failure, if any */
 	memset(op, 0, sizeof(*op));
+	c->op_cas = 0;
 	op->key = key;
 	op->klen = klen;
 	kv_key_hash(G(c), key, klen, &op->kh);
@@ -406,8 +408,10 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 	   size_t *vlen)
 {
 	struct kv__found f;
-	int ret = kv__get(c, key, klen, &f);
+	int ret = kv__ready(c);
 
+	if (!ret)
+		ret = kv__get(c, key, klen, &f);
 	if (ret)
 		return ret;
 	*vlen = f.v.vlen;
@@ -421,9 +425,11 @@ int kv_get(kv_client *c, const void *key, size_t klen, void *buf, size_t cap,
 int kv_get_alloc(kv_client *c, const void *key, size_t klen, void **val, size_t *vlen)
 {
 	struct kv__found f;
-	int ret = kv__get(c, key, klen, &f);
+	int ret = kv__ready(c);
 
 	*val = NULL;
+	if (!ret)
+		ret = kv__get(c, key, klen, &f);
 	if (ret)
 		return ret;
 	*val = malloc(f.v.vlen ? f.v.vlen : 1);
@@ -447,8 +453,11 @@ int kv_get_multi(kv_client *c, unsigned n, const struct kv_key *keys,
 	struct kv__cached warm[KV_MAX_DEPTH];
 	struct kv__op op;
 	unsigned nw = 0;
-	int ret;
+	int ret = kv__ready(c);
 
+	if (ret)
+		return ret;
+	stride = c->multi_stride; /* the hello may be new */
 	if (n > c->depth)
 		return -EINVAL;
 	/* Every key whose block this client knows: its READ, all behind one
@@ -807,20 +816,29 @@ static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t 
 	return 0;
 }
 
+/* The result of a PUT or DEL: cut off after a CAS went out, its outcome is
+ * unknown (the CAS publishing it may have run). */
+static int kv__write_result(kv_client *c, int ret)
+{
+	return kv__transport_error(ret) && c->op_cas ? -KV_EUNKNOWN : ret;
+}
+
 int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct kv__found f;
 	struct kv__op op;
-	int ret = kv__check_key(c, klen);
+	int ret = kv__ready(c);
 
+	if (!ret)
+		ret = kv__check_key(c, klen);
 	if (ret)
 		return ret;
 	if (vlen > G(c)->max_value)
 		return -E2BIG;
 	kv__op_init(c, &op, key, klen);
 	if ((ret = kv__prepare(c, &op, val, vlen)))
-		return ret;
-	return kv__retry(c, kv__put_once, &op, &f);
+		return kv__write_result(c, ret);
+	return kv__write_result(c, kv__retry(c, kv__put_once, &op, &f));
 }
 
 /* A DEL writes a tombstone block (the key, no value) in the key's word, so
@@ -829,13 +847,15 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 {
 	struct kv__found f;
 	struct kv__op op;
-	int ret = kv__check_key(c, klen);
+	int ret = kv__ready(c);
 
+	if (!ret)
+		ret = kv__check_key(c, klen);
 	if (ret)
 		return ret;
 	kv__op_init(c, &op, key, klen);
 	op.del = true;
 	if ((ret = kv__prepare(c, &op, NULL, 0)))
-		return ret;
-	return kv__retry(c, kv__put_once, &op, &f);
+		return kv__write_result(c, ret);
+	return kv__write_result(c, kv__retry(c, kv__put_once, &op, &f));
 }

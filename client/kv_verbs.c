@@ -29,7 +29,7 @@ void kv__break(kv_client *c)
  * Called while a wait drags on: a DISCONNECTED (or any) CM event means the
  * server dropped us and nothing more will complete. 0 or -ECONNRESET.
  */
-static int kv__check_cm(kv_client *c)
+int kv__check_cm(kv_client *c)
 {
 	struct rdma_cm_event *ev;
 	enum rdma_cm_event_type type;
@@ -76,10 +76,10 @@ int kv__poll(kv_client *c, struct ibv_cq *cq, unsigned n, struct ibv_wc *last)
 			if (ret)
 				return ret;
 			if (!deadline)
-				deadline = now + c->timeout_ms;
+				deadline = now + c->step_ms;
 			else if (now > deadline) {
 				kv__break(c);
-				kv__seterr(c, "no completion within %u ms", c->timeout_ms);
+				kv__seterr(c, "no completion within %u ms", c->step_ms);
 				return -ETIMEDOUT;
 			}
 		}

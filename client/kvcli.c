@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kv_base.h"
 #include "kv_cli.h"
 #include "kv_debug.h"
 #include "kv_parse.h"
@@ -184,7 +185,7 @@ static const char *kv__batch_reason(kv_client *c, int err, size_t klen, char *bu
 	return buf;
 }
 
-/* One batch line; returns a library error that ends the batch, or 0. */
+/* One batch line; returns its library error (0 for a bad line). */
 static int kv__batch_line(kv_client *c, char *line, char *vbuf, size_t vcap)
 {
 	char reason[320];
@@ -225,31 +226,57 @@ static int kv__batch_line(kv_client *c, char *line, char *vbuf, size_t vcap)
 		printf("NOT_FOUND\n");
 	else if (ret)
 		printf("ERROR %s\n", kv__batch_reason(c, ret, strlen(key), reason, sizeof(reason)));
-	return kv_cli_exit_code(ret) == KV_EXIT_TRANSPORT ? ret : 0;
+	return ret;
 }
 
-static int kv__cmd_batch(kv_client *c)
+/*
+ * The batch keeps its connection across a server restart: the library
+ * reconnects on the next request. A request cut off, or made while the
+ * server is away, gets its ERROR line and the batch goes on; it ends (exit 3)
+ * only when the server has been unreachable for longer than the timeout.
+ */
+static int kv__cmd_batch(kv_client *c, unsigned timeout_ms)
 {
 	struct kv_limits l;
-	char *line = NULL, *vbuf;
-	size_t cap = 0;
+	char *line = NULL, *vbuf = NULL;
+	size_t cap = 0, vcap = 0;
+	uint64_t down_since = 0; /* ms: when the outage began; 0 while up */
 	ssize_t n;
 	int ret = 0;
 
-	kv_client_limits(c, &l);
-	vbuf = malloc(l.max_value + 1);
-	if (!vbuf)
-		return KV_EXIT_TRANSPORT;
-	while (!ret && (n = getline(&line, &cap, stdin)) >= 0) {
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		kv_client_limits(c, &l); /* a restarted server may have new limits */
+		if (vcap < l.max_value + 1) {
+			free(vbuf);
+			vcap = l.max_value + 1;
+			vbuf = malloc(vcap);
+			if (!vbuf) {
+				kv__say("batch: out of memory for a value of %zu bytes", vcap);
+				ret = -ENOMEM;
+				break;
+			}
+		}
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
-		ret = kv__batch_line(c, line, vbuf, l.max_value);
+		ret = kv__batch_line(c, line, vbuf, vcap - 1);
 		fflush(stdout);
+		if (kv_cli_exit_code(ret) != KV_EXIT_TRANSPORT || ret == -ENOMEM) {
+			down_since = 0;
+			ret = 0;
+			continue;
+		}
+		if (!down_since)
+			down_since = kv_now_ns() / 1000000;
+		else if (kv_now_ns() / 1000000 - down_since >= timeout_ms)
+			break; /* a reconnect that failed for the whole timeout */
+		ret = 0;
 	}
 	free(line);
 	free(vbuf);
+	if (ret == -ENOMEM)
+		return KV_EXIT_TRANSPORT;
 	return ret ? kv__report(c, ret, "batch", 0, 0) : 0;
 }
 
@@ -370,6 +397,9 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 	case KV_CMD_VANISH:
 		return kv__need_args(o, 1, "debug-vanish MS") ? KV_EXIT_USAGE
 			: kv__check_ms("debug-vanish", o->argv[0]);
+	case KV_CMD_DUMP:
+	case KV_CMD_RESTORE:
+		return kv_dump_usage(o);
 	default:
 		return kv__need_args(o, 0, "batch|stats (no arguments)");
 	}
@@ -394,7 +424,13 @@ int main(int argc, char **argv)
 		kv__say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
 	}
-	ret = kv_connect(&c, o.addr, o.port, &(struct kv_connect_opts){.timeout_ms = o.timeout_ms},
+	/* A batch answers a request during an outage at once (ERROR) rather
+	 * than holding it until the server is back: it gives each request at
+	 * most 250 ms of reconnecting. */
+	ret = kv_connect(&c, o.addr, o.port,
+			 &(struct kv_connect_opts){.timeout_ms = o.timeout_ms,
+						   .reconnect_ms = o.cmd == KV_CMD_BATCH && o.timeout_ms > 250
+								  ? 250 : 0},
 			 err, sizeof(err));
 	if (ret) {
 		kv__say("cannot connect to %s", err);
@@ -405,8 +441,10 @@ int main(int argc, char **argv)
 	case KV_CMD_PUT: ret = kv__cmd_put(c, o.argv[0], o.argv[1]); break;
 	case KV_CMD_GET: ret = kv__cmd_get(c, o.argv[0]); break;
 	case KV_CMD_DEL: ret = kv__cmd_del(c, o.argv[0]); break;
-	case KV_CMD_BATCH: ret = kv__cmd_batch(c); break;
+	case KV_CMD_BATCH: ret = kv__cmd_batch(c, o.timeout_ms); break;
 	case KV_CMD_STATS: ret = kv__cmd_stats(c); break;
+	case KV_CMD_DUMP: ret = kv_dump_main(c); break;
+	case KV_CMD_RESTORE: ret = kv_restore_main(c); break;
 	case KV_CMD_SCRIBBLE:
 		ret = kv_debug_scribble(c, o.argv[0], strlen(o.argv[0]));
 		ret = ret ? kv__report(c, ret, "debug-scribble", 0, 0) : 0;

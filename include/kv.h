@@ -13,6 +13,22 @@
  *
  * Every function returns 0 or a negative errno; kv_strerror() names it.
  * A kv_client is not thread-safe: use one per thread.
+ *
+ * Restarts. When the connection breaks (kvserver stopped, crashed or was
+ * restarted; the link failed), the call in flight fails and the client
+ * connects again by itself on its next call: it retries with backoff (10 ms
+ * doubling to 500 ms) for up to the connect timeout (or reconnect_ms), takes the new server's
+ * hello (a new address, rkey and client id) and goes on. A server restarted
+ * on its store file (kvserver --file) still has every acknowledged write.
+ *   - A kv_put() or kv_del() cut off after it began changing the slab
+ *     returns -KV_EUNKNOWN: it may or may not have taken effect, and a GET
+ *     after the reconnect tells which. Cut off before that, it returns
+ *     the transport error (-ECONNRESET, -ETIMEDOUT, -EIO, -ENOTCONN) and did
+ *     not take effect.
+ *   - A GET, kv_stats() or kv_demo() cut off returns the transport error.
+ *   - A call that finds the server still away after the connect timeout
+ *     returns that attempt's error (e.g. -ECONNREFUSED, -ETIMEDOUT) and
+ *     kv_client_errmsg() says why; the call after it tries again.
  */
 #ifndef KV_H
 #define KV_H
@@ -32,6 +48,11 @@ extern "C" {
 
 #define KV_MAX_DEPTH 64
 
+/* Returned negated (-KV_EUNKNOWN) by kv_put() and kv_del() when the
+ * connection failed while the write was in flight: it may or may not have
+ * taken effect. Outside the range of errno values. */
+#define KV_EUNKNOWN 4101
+
 typedef struct kv_client kv_client;
 
 struct kv_connect_opts {
@@ -39,6 +60,12 @@ struct kv_connect_opts {
 	unsigned depth;      /* most keys per kv_get_multi(); 0 means 1 */
 	int time_waits;      /* count ns from each doorbell to its completion
 				(kv_counters.wait_ns); costs two clock reads each */
+	int no_reconnect;    /* fail every call once the connection breaks,
+				instead of connecting again */
+	unsigned reconnect_ms; /* how long one call may keep trying to connect
+				  again; 0 means timeout_ms. Short (say 250)
+				  for a caller that would rather answer each
+				  request at once during an outage */
 };
 
 /*
@@ -131,6 +158,7 @@ struct kv_counters {
 	uint64_t lock_retries;  /* lost CASes and claims that backed off and retried */
 	uint64_t doorbells;     /* ibv_post_send calls */
 	uint64_t wait_ns;       /* doorbell to completion, if time_waits was set */
+	uint64_t reconnects;    /* connections made again after a break */
 };
 
 KV_API void kv_client_counters(const kv_client *c, struct kv_counters *out);
@@ -140,6 +168,51 @@ KV_API const char *kv_client_errmsg(const kv_client *c);
 
 /* A short description of a negative errno returned by this library. */
 KV_API const char *kv_strerror(int err);
+
+/*
+ * Every item of the store, for a dump or a backup: kv_scan() READs the
+ * index 64 KiB of words at a time and, for each word that names a block,
+ * that block (up to 32 behind one doorbell), all with one-sided READs. It
+ * takes no claim and writes nothing, so writers never wait for it, and it
+ * never waits for a writer. Each item is consistent: a value the key held
+ * at some instant during the scan, whole, checked against its word.
+ *
+ * A block that is committed, current and not a tombstone is given as read;
+ * a write under way (an uncommitted block), a block retired or changed since
+ * its word was read, or a tombstone retired by a later PUT is settled by
+ * the GET path for that key (kv_get_alloc()), which resolves every case; a
+ * key it finds absent is left out. Empty words and insert claims are
+ * skipped. A block that does not validate is looked at again a bounded
+ * number of times (its word re-read); one that never does is counted in
+ * kv_scan_stats.unreadable and left out (the store is corrupt there).
+ *
+ * Not a snapshot: an item written (or deleted) while the scan runs may or
+ * may not be in it, with its old or its new value. A key is in one word
+ * and stays there while it exists, so each key is given at most once, with
+ * one exception: a key deleted and inserted again during the scan may land
+ * in another word, and then be given twice (once from each word, possibly
+ * with different values) or, if it moved to a word the scan had passed,
+ * not at all.
+ *
+ * @fn gets each item; @key and @val are valid only during the call, and it
+ * must not use @c. It returns 0 to go on; anything else stops the scan and
+ * kv_scan() returns that. Otherwise 0 once every word was read, or a
+ * negative errno (transport errors as kv_get(), -ENOMEM). @st (may be NULL)
+ * gets the counts below, also when the scan stopped early.
+ */
+typedef int (*kv_scan_fn)(void *arg, const void *key, size_t klen, const void *val,
+			  size_t vlen);
+
+struct kv_scan_stats {
+	uint64_t words;      /* index words read */
+	uint64_t items;      /* items given to fn */
+	uint64_t via_get;    /* of them, settled by the GET path */
+	uint64_t unreadable; /* block words whose block never validated, or
+				whose key GET reported corrupt: left out */
+	uint64_t garbage;    /* index words of no kind (a corrupt index): ignored */
+};
+
+KV_API int kv_scan(kv_client *c, kv_scan_fn fn, void *arg, struct kv_scan_stats *st);
 
 #ifdef __cplusplus
 }

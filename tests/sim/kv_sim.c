@@ -317,7 +317,8 @@ static void sim_check_index(struct sim *s, bool final);
 
 static bool sim_transport_error(int r)
 {
-	return r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT || r == -EIO;
+	return r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT || r == -EIO ||
+	       r == -KV_EUNKNOWN;
 }
 
 static int sim_hist_open(struct sim *s, int client, int key, enum kv_lin_kind kind, int64_t arg)
@@ -366,8 +367,14 @@ static void sim_client_op(struct sim *s, struct sim_client *c)
 	h = &s->hist[c->op];
 	c->op = -1;
 	sim_trace(s, "c%d -> %d (%s)", c->idx, r, kv_strerror(r));
-	if (sim_transport_error(r) && c->fenced)
-		return; /* outcome unknown: resp stays open */
+	if (sim_transport_error(r) && c->fenced) {
+		/* A write cut off before any CAS went out says it did not take
+		 * effect (kv.h): hold it to that by leaving it out of the
+		 * history. -KV_EUNKNOWN: outcome unknown, resp stays open. */
+		if (r != -KV_EUNKNOWN && h->op.kind != KV_LIN_GET)
+			h->key = -1;
+		return;
+	}
 
 	if (r && r != -ENOENT) {
 		sim_fail(s, "client %d: %s of %s failed: %s", c->idx,
