@@ -116,6 +116,7 @@ static void run_seed(const struct kv_sim_opts *o, struct kv_sim_result *total)
 	total->fences += r.fences;
 	total->released += r.released;
 	total->restarts += r.restarts;
+	total->reconnects += r.reconnects;
 }
 
 START_TEST(test_sim_random_schedules)
@@ -130,12 +131,14 @@ START_TEST(test_sim_random_schedules)
 	}
 	printf("sim: %llu schedules, %llu operations returned, %llu of unknown outcome, "
 	       "%llu steps; %llu crashes, %llu stalls, %llu vanished, %llu fenced, "
-	       "%llu locks released by the server, %llu server restarts\n",
+	       "%llu locks released by the server, %llu server restarts "
+	       "(%llu clients connected again)\n",
 	       (unsigned long long)n, (unsigned long long)total.ops_done,
 	       (unsigned long long)total.ops_unknown, (unsigned long long)total.steps,
 	       (unsigned long long)total.crashes, (unsigned long long)total.stalls,
 	       (unsigned long long)total.vanishes, (unsigned long long)total.fences,
-	       (unsigned long long)total.released, (unsigned long long)total.restarts);
+	       (unsigned long long)total.released, (unsigned long long)total.restarts,
+	       (unsigned long long)total.reconnects);
 }
 END_TEST
 

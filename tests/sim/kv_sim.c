@@ -590,21 +590,36 @@ static bool sim_idle(struct sim *s)
 
 /*
  * The server dies and comes back on the same slab (issue 9's recovery):
- * every client dies with it, wherever its verbs stand (a WRITE half placed,
- * a write swung but not retired, a claim held); the slab stays as they left
- * it; a new server state (no owner live, nothing held) is rebuilt from the
- * slab by kv_recover. Their operations in flight have unknown outcomes.
+ * every connection dies with it, wherever its verbs stand (a WRITE half
+ * placed, a write swung but not retired, a claim held); the slab stays as
+ * they left it; a new server state (no owner live, nothing held) is rebuilt
+ * from the slab by kv_recover. Operations in flight have unknown outcomes.
+ * Clients whose process was still running connect again, as the library
+ * does: a new kv_client (no grant, no cache) on the new server, the same
+ * id (the new server hands ids out from 1 again), and they go on with the
+ * operations they had left. Those that had crashed or vanished stay dead.
  */
 static void sim_restart(struct sim *s)
 {
 	struct kv_recover_report rep;
+	bool back[SIM_MAX_CLIENTS + 1] = {false};
+	struct kv_grant_policy policy;
 
-	for (unsigned i = 0; i < s->ncl; i++)
-		if (s->cl[i].st != SIM_DONE)
-			s->cl[i].st = SIM_DEAD;
+	for (unsigned i = 0; i < s->ncl; i++) {
+		struct sim_client *c = &s->cl[i];
+
+		if (c->st == SIM_DONE)
+			continue;
+		back[i] = c->st != SIM_DEAD && !c->fenced;
+		if (c->op >= 0)
+			s->res->ops_unknown++;
+		c->st = SIM_DEAD;
+	}
+	policy = s->sweep.policy; /* the run's small grants, not the default */
 	kv_sweep_free(&s->sweep);
 	if (kv_sweep_init(&s->sweep, s->slab, &s->hello.geo, SIM_LEASE_MS * 1000000ull,
 			  sim_fence, s) ||
+	    ((void)(s->sweep.policy = policy), 0) ||
 	    kv_recover(s->slab, &s->hello.geo, &s->sweep.alloc, &rep)) {
 		sim_fail(s, "restart: out of memory");
 		return;
@@ -620,6 +635,24 @@ static void sim_restart(struct sim *s)
 			 (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks,
 			 (unsigned long long)rep.overlaps);
 	sim_check_index(s, false);
+	for (unsigned i = 0; i < s->ncl && !s->failed; i++) {
+		struct sim_client *c = &s->cl[i];
+		unsigned left = c->ops_left;
+
+		if (!back[i])
+			continue;
+		/* The old coroutine is abandoned where it stands: its
+		 * operation's history entry stays open (unknown outcome). */
+		kv_close(c->kv);
+		free(c->stack);
+		memset(c, 0, sizeof(*c));
+		if (sim_client_init(s, c, (int)i, left)) {
+			sim_fail(s, "restart: out of memory");
+			return;
+		}
+		s->res->reconnects++;
+		sim_trace(s, "c%d connects again, %u operations left", c->idx, left);
+	}
 }
 
 static void sim_schedule(struct sim *s)
@@ -631,7 +664,8 @@ static void sim_schedule(struct sim *s)
 
 		if (s->restart_at && s->res->steps == s->restart_at) {
 			sim_restart(s);
-			return;
+			s->restart_at = 0;
+			continue;
 		}
 		for (unsigned i = 0; i < s->ncl; i++)
 			if (sim_can_run(s, &s->cl[i]))

@@ -41,6 +41,7 @@ struct kv_sim_result {
 	uint64_t crashes, stalls, vanishes, fences, released;
 	uint64_t grants;      /* grants the server made */
 	uint64_t restarts;    /* the server restarted (kv_recover) */
+	uint64_t reconnects;  /* clients that connected again after a restart */
 };
 
 /* Run one schedule. Deterministic in opts. */
