@@ -185,6 +185,35 @@ int kv_extent_decode(const uint8_t *buf, size_t len, uint16_t type, uint32_t *st
 	return 0;
 }
 
+int kv_request_decode(const uint8_t *buf, size_t len, struct kv_msg_header *hdr,
+		      uint64_t *a, uint64_t *b)
+{
+	uint32_t status;
+	int ret = kv_msg_get_header(buf, len, hdr);
+
+	if (ret)
+		return ret;
+	switch (hdr->type) {
+	case KV_MSG_STATS_REQ:
+		if (hdr->payload_len)
+			return -EBADMSG;
+		*a = 0;
+		*b = 0;
+		return 0;
+	case KV_MSG_GRANT_REQ:
+	case KV_MSG_SEAL:
+		return kv_extent_decode(buf, len, hdr->type, &status, a, b);
+	default:
+		return -EBADMSG;
+	}
+}
+
+bool kv_grant_ok(uint64_t off, uint64_t len, uint64_t need, uint64_t data_len)
+{
+	return !(off % KV_GRANULE || len % KV_GRANULE || len < need || off > data_len ||
+		 len > data_len - off);
+}
+
 const char *kv_msg_type_name(uint16_t type)
 {
 	switch (type) {
@@ -194,6 +223,9 @@ const char *kv_msg_type_name(uint16_t type)
 	case KV_MSG_GRANT_REQ: return "grant request";
 	case KV_MSG_GRANT: return "grant";
 	case KV_MSG_SEAL: return "seal";
+	case KV_MSG_CHALLENGE: return "challenge";
+	case KV_MSG_AUTH: return "authentication";
+	case KV_MSG_WELCOME: return "welcome";
 	default: return "unknown message";
 	}
 }

@@ -10,6 +10,7 @@
 #ifndef KV_PROTO_H
 #define KV_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,11 @@ enum kv_msg_type {
 				  largest free run */
 	KV_MSG_SEAL = 6,       /* client -> server, no reply: u64 off, u64 len;
 				  nothing more will be published in it */
+	KV_MSG_CHALLENGE = 7,  /* server -> client, instead of the hello when
+				  the server has users (kv_auth.h) */
+	KV_MSG_AUTH = 8,       /* client -> server: the answer */
+	KV_MSG_WELCOME = 9,    /* server -> client: role, MAC and hello, or a
+				  refusal */
 };
 
 /*
@@ -108,6 +114,24 @@ size_t kv_extent_encode(uint8_t *buf, uint16_t type, uint32_t status, uint64_t a
 /* Decode one of @type; -EBADMSG unless it is exactly that. */
 int kv_extent_decode(const uint8_t *buf, size_t len, uint16_t type, uint32_t *status,
 		     uint64_t *a, uint64_t *b);
+
+/*
+ * Decode a request a client sends the server: a stats request (no payload),
+ * a grant request or a seal (an extent message). 0, with the header in *hdr
+ * and the extent's two u64 in *a and *b (0 for a stats request); else
+ * -EBADMSG (or -EPROTONOSUPPORT for another version), *a and *b untouched.
+ */
+int kv_request_decode(const uint8_t *buf, size_t len, struct kv_msg_header *hdr,
+		      uint64_t *a, uint64_t *b);
+
+/*
+ * Whether a grant of @len bytes at offset @off, answering a request for
+ * @need, is one a client may write in: granule-aligned, at least @need
+ * bytes, and inside a data region of @data_len bytes. The server's word is
+ * checked like any other input: a grant outside the region would make the
+ * client write anywhere.
+ */
+bool kv_grant_ok(uint64_t off, uint64_t len, uint64_t need, uint64_t data_len);
 
 /* Human name of a message type, for logs. */
 const char *kv_msg_type_name(uint16_t type);

@@ -10,7 +10,7 @@
 # Idempotent: when everything is installed it changes nothing and needs no root.
 set -euo pipefail
 
-build_pkgs=(cmake gcc make pkg-config libibverbs-dev librdmacm-dev libjansson-dev
+build_pkgs=(cmake gcc make pkg-config libibverbs-dev librdmacm-dev libjansson-dev libssl-dev
 	check libxxhash-dev)
 vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static cpio rdma-core
 	ibverbs-providers ibverbs-utils rdmacm-utils perftest kmod iproute2)
