@@ -21,7 +21,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 
 # shellcheck source=/dev/null
-. /etc/kvvm.conf # KVVM_ADDR KVVM_STEP_TIMEOUT
+. /etc/kvvm.conf # KVVM_ADDR KVVM_STEP_TIMEOUT, KVVM_DISK (only with a disk)
 
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
@@ -62,6 +62,26 @@ setup_rxe() {
 	done
 	# shellcheck disable=SC3045 # busybox ash has ulimit -l
 	ulimit -l unlimited
+}
+
+# With a disk (run.sh --disk, or "# kvvm-disk:" in a scenario): load its
+# modules, wait for the device, mount its ext4 at /mnt/disk (KV_DISK for the
+# scenarios). A failure is reported, not fatal: scenarios without KV_DISK
+# say so themselves.
+KV_DISK_DIR=""
+setup_disk() {
+	while read -r m; do
+		insmod "/usr/lib/modules/kvvm-disk/$m.ko" || { say "insmod $m failed"; return 1; }
+	done </etc/kvvm.disk.modules
+	i=0
+	while [ ! -b "$KVVM_DISK" ]; do
+		i=$((i + 1))
+		[ "$i" -gt 50 ] && { say "no $KVVM_DISK"; return 1; }
+		sleep 0.1
+	done
+	mkdir -p /mnt/disk
+	mount -t ext4 "$KVVM_DISK" /mnt/disk || return 1
+	KV_DISK_DIR=/mnt/disk
 }
 
 # PIDs of user processes (kernel threads have no exe link), on one line.
@@ -114,6 +134,7 @@ run_scenario() { # $1 run name, $2 script path
 		cd "/tmp/run/$name" || exit 1
 		export KV_ADDR="$KVVM_ADDR" KV_OUT="/out/$name" KV_NAME="$name"
 		export KV_LIB=/opt/kv/tests/lib.sh KV_EXTRA=/opt/kv/extra
+		[ -z "$KV_DISK_DIR" ] || export KV_DISK="$KV_DISK_DIR"
 		export PATH="/opt/kv/bin:/opt/kv/extra:$PATH"
 		exec timeout -k 5 "$KVVM_STEP_TIMEOUT" sh "$2"
 	) >/tmp/fifo 2>&1 </dev/null
@@ -144,6 +165,15 @@ if ! setup_rxe; then
 fi
 ctl READY "$(uptime_s)"
 say "rxe0 on dummy0 $KVVM_ADDR ready"
+if [ -n "${KVVM_DISK:-}" ]; then
+	if setup_disk; then
+		ctl DISK "$KVVM_DISK ext4 on /mnt/disk, mounted at $(uptime_s)s"
+		say "disk $KVVM_DISK: ext4 on /mnt/disk"
+	else
+		ctl DISK "FAILED: $KVVM_DISK not mounted (see console)"
+		say "disk setup FAILED"
+	fi
+fi
 
 while read -r name script; do
 	run_scenario "$name" "/opt/kv/tests/$script"

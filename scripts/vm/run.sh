@@ -2,12 +2,15 @@
 # Run test scenarios inside a throw-away QEMU VM with Soft-RoCE (rdma_rxe).
 #
 #   scripts/vm/run.sh [--bin DIR] [--out DIR] [--timeout SECS]
-#                     [--step-timeout SECS] [--extra FILE]... SCENARIO.sh...
+#                     [--step-timeout SECS] [--extra FILE]... [--disk SIZE]
+#                     SCENARIO.sh...
 #
 # Boots the host's Debian kernel (TCG, no NIC) with an initramfs holding
 # busybox, the rxe modules, rdma-core, perftest, redis and every executable of
 # --bin DIR, then runs the scenarios in order inside one VM. Exit status 0 only
-# if every scenario passed and the VM reached its end marker.
+# if every scenario passed and the VM reached its end marker. --disk SIZE (or a
+# line "# kvvm-disk: SIZE" in a scenario) adds a fresh ext4 disk, made on the
+# host, that the VM mounts at /mnt/disk (KV_DISK).
 # How it works, the knobs and measured timings: scripts/vm/README.md.
 set -euo pipefail
 
@@ -22,10 +25,11 @@ cache_dir=${KV_VM_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/kv-vm}
 addr=192.0.2.1
 extras=()
 scenarios=()
+disk_size="" # --disk, or the largest "# kvvm-disk: SIZE" of the scenarios
 
 say() { echo "[host] $*"; }
 die() { echo "[host] error: $*" >&2; exit 2; }
-usage() { sed -n '4,5s/^# *//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,6s/^# *//p' "$0" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--timeout) vm_timeout=${2:?}; shift 2 ;;
 	--step-timeout) step_timeout=${2:?}; shift 2 ;;
 	--extra) extras+=("${2:?}"); shift 2 ;;
+	--disk) disk_size=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	-*) die "unknown option $1" ;;
 	*/lib.sh | lib.sh) shift ;; # helpers, not a scenario (tests/vm/*.sh)
@@ -43,6 +48,17 @@ done
 [ ${#scenarios[@]} -gt 0 ] || usage
 for f in "${scenarios[@]}" "${extras[@]}"; do
 	[ -f "$f" ] || die "no such file: $f"
+done
+# A scenario that needs a disk says so in a line "# kvvm-disk: SIZE" (K/M/G).
+disk_bytes=0
+if [ -n "$disk_size" ]; then
+	disk_bytes=$(numfmt --from=iec "$disk_size" 2>/dev/null) || die "--disk $disk_size: not a size"
+fi
+for f in "${scenarios[@]}"; do
+	d=$(sed -n '1,30s/^# kvvm-disk: *\([0-9][0-9]*[KMG]\{0,1\}\) *$/\1/p' "$f" | head -n 1)
+	[ -n "$d" ] || continue
+	b=$(numfmt --from=iec "$d")
+	if [ "$b" -gt "$disk_bytes" ]; then disk_bytes=$b; disk_size=$d; fi
 done
 clean_out=""
 if [ -z "$out_dir" ]; then # the default one is ours to empty (at the end)
@@ -99,14 +115,18 @@ tool_names="ip rdma rping ibv_devices ibv_devinfo ib_read_lat ib_write_lat
 	ib_atomic_lat ib_read_bw redis-server redis-benchmark redis-cli"
 mods_wanted="crc32_generic udp_tunnel ip6_udp_tunnel configfs ib_core ib_uverbs
 	rdma_rxe iw_cm ib_cm rdma_cm rdma_ucm dummy"
+# Only with a disk (in the run archive, loaded by /init when KVVM_DISK is set).
+disk_mods_wanted="virtio_pci virtio_blk crc32c_generic ext4"
 
 # Module file (relative to $moddir) of module NAME, and its dependencies.
 mod_file() { awk -F: -v n="$1" '{ f = $1; sub(/.*\//, "", f); sub(/\.ko(\.[a-z]+)?$/, "", f); if (f == n) { print $1; exit } }' "$moddir/modules.dep"; }
 mod_deps() { awk -F: -v p="$1" '$1 == p { print $2; exit }' "$moddir/modules.dep"; }
 
-# Print module files in load order (dependencies first), once each.
+# Print module files in load order (dependencies first), once each: of the
+# modules named in $1 (default $mods_wanted), leaving out those in file $2.
 mods_in_order() {
 	local seen=" " m
+	if [ -n "${2:-}" ]; then seen=" $(tr '\n' ' ' <"$2")"; fi
 	visit() {
 		local f=$1 d
 		case $seen in *" $f "*) return ;; esac
@@ -114,7 +134,7 @@ mods_in_order() {
 		seen="$seen$f "
 		echo "$f"
 	}
-	for m in $mods_wanted; do
+	for m in ${1:-$mods_wanted}; do
 		f=$(mod_file "$m")
 		[ -n "$f" ] || die "module $m not found in $moddir/modules.dep"
 		visit "$f"
@@ -152,23 +172,30 @@ pack() {
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$2"
 }
 
+# stage_mods LIST DIR: the module files of LIST (from mods_in_order),
+# decompressed into DIR as NAME.ko; prints the names in load order.
+stage_mods() {
+	local f name
+	while read -r f; do
+		name=$(basename "$f"); name=${name%%.ko*}
+		case $f in
+		*.ko) cp "$moddir/$f" "$2/$name.ko" ;;
+		*.ko.xz) xz -dc "$moddir/$f" >"$2/$name.ko" ;;
+		*.ko.zst) zstd -qdc "$moddir/$f" >"$2/$name.ko" ;;
+		*.ko.gz) gzip -dc "$moddir/$f" >"$2/$name.ko" ;;
+		*) die "unknown module format: $f" ;;
+		esac
+		echo "$name"
+	done <"$1"
+}
+
 build_base() { # $1 manifest, $2 module list, $3 archive
 	local s=$work/base f name a
 	stage "$1" "$s"
 	mkdir -p "$s/usr/bin" "$s/usr/sbin" "$s/usr/lib64" "$s/usr/lib/modules/kvvm" "$s/etc"
 	for d in bin sbin lib lib64; do ln -s "usr/$d" "$s/$d"; done
 	mkdir -p "$s/proc" "$s/sys" "$s/dev" "$s/tmp" "$s/root" "$s/out"
-	while read -r f; do
-		name=$(basename "$f"); name=${name%%.ko*}
-		case $f in
-		*.ko) cp "$moddir/$f" "$s/lib/modules/kvvm/$name.ko" ;;
-		*.ko.xz) xz -dc "$moddir/$f" >"$s/lib/modules/kvvm/$name.ko" ;;
-		*.ko.zst) zstd -qdc "$moddir/$f" >"$s/lib/modules/kvvm/$name.ko" ;;
-		*.ko.gz) gzip -dc "$moddir/$f" >"$s/lib/modules/kvvm/$name.ko" ;;
-		*) die "unknown module format: $f" ;;
-		esac
-		echo "$name"
-	done <"$2" >"$s/etc/kvvm.modules"
+	stage_mods "$2" "$s/lib/modules/kvvm" >"$s/etc/kvvm.modules"
 	for a in $(busybox --list); do # applets, where no real tool is shipped
 		[ -e "$s/usr/bin/$a" ] || [ -e "$s/usr/sbin/$a" ] || ln -s busybox "$s/usr/bin/$a"
 	done
@@ -252,6 +279,21 @@ cp "$here/init.sh" "$s/init"
 chmod 755 "$s/init"
 cp "$root/tests/vm/lib.sh" "$s/opt/kv/tests/lib.sh"
 printf 'KVVM_ADDR=%s\nKVVM_STEP_TIMEOUT=%s\n' "$addr" "$step_timeout" >"$s/etc/kvvm.conf"
+# --- the disk (only if asked): a fresh ext4 image, its modules, KVVM_DISK ------
+drive_args=()
+if [ "$disk_bytes" -gt 0 ]; then
+	command -v mkfs.ext4 >/dev/null || die "a disk needs mkfs.ext4 on the host (apt-get install e2fsprogs)"
+	mods_in_order "$disk_mods_wanted" "$work/modules" >"$work/disk.modules"
+	mkdir -p "$s/usr/lib/modules/kvvm-disk"
+	stage_mods "$work/disk.modules" "$s/usr/lib/modules/kvvm-disk" >"$s/etc/kvvm.disk.modules"
+	truncate -s "$disk_bytes" "$work/disk.img"
+	# 4 KiB blocks (mke2fs picks 1 KiB under 512 MiB); inode tables and the
+	# journal initialized now, so no lazy-init thread writes during a scenario
+	mkfs.ext4 -F -q -b 4096 -L kvdisk -E lazy_itable_init=0,lazy_journal_init=0 "$work/disk.img" ||
+		die "mkfs.ext4 failed"
+	drive_args=(-drive "file=$work/disk.img,if=virtio,format=raw,cache=writeback")
+	echo "KVVM_DISK=/dev/vda" >>"$s/etc/kvvm.conf"
+fi
 declare -A runs=()
 for f in "${scenarios[@]}"; do
 	b=$(basename "$f")
@@ -265,6 +307,7 @@ done >"$s/opt/kv/tests/scenarios.list"
 pack "$s" "$work/run.cpio.gz"
 cat "$base" "$work/run.cpio.gz" >"$work/initrd"
 say "kernel $kver; initramfs $(du -k "$work/initrd" | cut -f1) KiB built in $(elapsed "$t0")s$([ "$base" = "$work/base.cpio.gz" ] || echo ' (base from cache)')"
+[ "$disk_bytes" -eq 0 ] || say "disk: $disk_size ext4 image (virtio-blk /dev/vda, mounted at /mnt/disk)"
 
 # --- boot ---------------------------------------------------------------------
 t_boot=$(date +%s.%N)
@@ -272,7 +315,7 @@ set +e
 timeout -k 5 "$vm_timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config -nographic -monitor none \
 	-accel tcg -cpu max -smp 2 -m 1024 -nic none -no-reboot \
-	-kernel "$boot_kernel" -initrd "$work/initrd" \
+	-kernel "$boot_kernel" -initrd "$work/initrd" "${drive_args[@]}" \
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off clocksource=tsc tsc=reliable" \
 	-serial stdio -serial "file:$work/ctl" </dev/null |
 	sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
@@ -299,6 +342,9 @@ if [ -n "$ready" ]; then
 	say "VM boot + rxe setup: ${ready}s (VM uptime)"
 elif grep -q '^KVVM SETUP-FAILED' "$work/ctl.txt"; then
 	say "FAIL: rxe setup failed in the VM (see console above)"; status=1
+fi
+if [ "$disk_bytes" -gt 0 ]; then # the scenarios fail without it; this says why
+	say "disk: $(awk '$2 == "DISK" { $1 = $2 = ""; print substr($0, 3) }' "$work/ctl.txt" | grep . || echo 'no report from the VM')"
 fi
 pass=0 fail=0
 while read -r _ _ name rc secs; do
