@@ -19,7 +19,7 @@ enum kv_exit {
 enum kv_cmd {
 	KV_CMD_NONE, KV_CMD_DEMO, KV_CMD_PUT, KV_CMD_GET, KV_CMD_DEL,
 	KV_CMD_BATCH, KV_CMD_STATS, KV_CMD_BENCH, KV_CMD_SCRIBBLE, KV_CMD_SEND_RAW,
-	KV_CMD_HOLD_LOCK, KV_CMD_VANISH,
+	KV_CMD_HOLD_LOCK, KV_CMD_VANISH, KV_CMD_DUMP, KV_CMD_RESTORE,
 };
 
 struct kv_cli_opts {
@@ -59,5 +59,12 @@ struct kv_bench_opts {
 };
 
 int kv_bench_parse(int argc, char **argv, struct kv_bench_opts *b, FILE *err);
+
+/* `kvcli dump` and `kvcli restore` (kv_dump.c, docs/dump.md). The usage
+ * check runs before connecting: no arguments, and stdout (dump) or stdin
+ * (restore) not a terminal. Each returns an exit code. */
+int kv_dump_usage(const struct kv_cli_opts *o);
+int kv_dump_main(kv_client *c);
+int kv_restore_main(kv_client *c);
 
 #endif

@@ -21,6 +21,8 @@ static void kv__cli_usage(FILE *f)
 	      "                   stdin over one connection; answer OK, VALUE <v>,\n"
 	      "                   NOT_FOUND or ERROR <reason>, one line each\n"
 	      "  stats            print the server's stats as JSON\n"
+	      "  dump             write every item to stdout (binary, versioned: docs/dump.md)\n"
+	      "  restore          PUT every item of a dump read from stdin\n"
 	      "  bench [OPTIONS]  measure; 'kvcli bench --help' lists its options\n"
 	      "  debug-scribble KEY  (testing only) overwrite the start of KEY's block with garbage\n"
 	      "  debug-send-raw   (testing only) send stdin (up to 12 KiB) as a control message\n"
@@ -52,7 +54,7 @@ static const struct {
 	{"del", KV_CMD_DEL}, {"batch", KV_CMD_BATCH}, {"stats", KV_CMD_STATS},
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
 	{"debug-send-raw", KV_CMD_SEND_RAW}, {"debug-hold-lock", KV_CMD_HOLD_LOCK},
-	{"debug-vanish", KV_CMD_VANISH},
+	{"debug-vanish", KV_CMD_VANISH}, {"dump", KV_CMD_DUMP}, {"restore", KV_CMD_RESTORE},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)
