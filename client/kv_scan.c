@@ -273,8 +273,9 @@ int kv_scan(kv_client *c, kv_scan_fn fn, void *arg, struct kv_scan_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (!fn)
 		return -EINVAL;
-	if (!c->broken)
-		c->err[0] = 0;
+	if ((ret = kv__ready(c))) /* a broken connection is made again first */
+		return ret;
+	c->err[0] = 0;
 	s = calloc(1, sizeof(*s));
 	chunk = (c->rblk_len < KV__SCAN_CHUNK ? c->rblk_len : KV__SCAN_CHUNK) / 8;
 	if (chunk == 0)

@@ -194,6 +194,10 @@ KV_API const char *kv_strerror(int err);
  * with different values) or, if it moved to a word the scan had passed,
  * not at all.
  *
+ * Like every call, it first connects again if the connection broke; a
+ * connection that breaks during the scan ends it with the transport error
+ * (it does not resume: scan again).
+ *
  * @fn gets each item; @key and @val are valid only during the call, and it
  * must not use @c. It returns 0 to go on; anything else stops the scan and
  * kv_scan() returns that. Otherwise 0 once every word was read, or a
