@@ -526,7 +526,8 @@ static void kv__report(struct kv__bench *b, struct kv__worker *ws, double secs)
 static int kv__connect_all(struct kv__bench *b, struct kv__worker *ws)
 {
 	struct kv_connect_opts co = {.timeout_ms = b->cli->timeout_ms, .depth = b->o.depth,
-				     .time_waits = b->o.split};
+				     .time_waits = b->o.split, .user = b->cli->user,
+				     .secret_file = b->cli->secret_file};
 	char err[320];
 
 	for (unsigned i = 0; i < b->o.clients; i++) {

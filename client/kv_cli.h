@@ -14,6 +14,7 @@ enum kv_exit {
 	KV_EXIT_TRANSPORT = 3,   /* connection or transport error */
 	KV_EXIT_FULL = 4,        /* store full */
 	KV_EXIT_STORE = 5,       /* corrupt slot, or a slot stayed locked */
+	KV_EXIT_AUTH = 6,        /* not authorized: credentials, or the role */
 };
 
 enum kv_cmd {
@@ -26,6 +27,8 @@ struct kv_cli_opts {
 	const char *addr;
 	const char *port;
 	unsigned timeout_ms;
+	const char *user;        /* --user, with */
+	const char *secret_file; /* --secret-file */
 	enum kv_cmd cmd;
 	int argc;     /* the command's own arguments, after its name */
 	char **argv;

@@ -9,7 +9,8 @@
 
 static void kv__cli_usage(FILE *f)
 {
-	fputs("Usage: kvcli [-a ADDR] [-p PORT] [-t MS] COMMAND [ARGS]\n"
+	fputs("Usage: kvcli [-a ADDR] [-p PORT] [-t MS] [--user NAME --secret-file PATH]\n"
+	      "             COMMAND [ARGS]\n"
 	      "Talk to kvserver over one-sided RDMA.\n"
 	      "\n"
 	      "Commands:\n"
@@ -37,12 +38,16 @@ static void kv__cli_usage(FILE *f)
 	      "  -a, --addr ADDR  server address (default: $KV_ADDR)\n"
 	      "  -p, --port PORT  server port (default 20886)\n"
 	      "  -t, --timeout MS per connection step (default 5000)\n"
+	      "  --user NAME      authenticate as NAME (default: $KV_USER)\n"
+	      "  --secret-file PATH  NAME's secret: the first line of PATH (default:\n"
+	      "                   $KV_SECRET); never give a secret on the command line\n"
 	      "  -h, --help       this text\n"
 	      "  -V, --version    print the version\n"
 	      "\n"
 	      "Exit codes: 0 done, 1 key not found, 2 usage or invalid input,\n"
 	      "3 connection or transport error, 4 store full,\n"
-	      "5 corrupt block, or an insert stayed blocked by another client's claim.\n",
+	      "5 corrupt block, or an insert stayed blocked by another client's claim,\n"
+	      "6 not authorized (no or wrong credentials, or a ro user's put/del/demo).\n",
 	      f);
 }
 
@@ -63,6 +68,8 @@ int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *
 		{"addr", required_argument, NULL, 'a'},
 		{"port", required_argument, NULL, 'p'},
 		{"timeout", required_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'U'},
+		{"secret-file", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -90,6 +97,12 @@ int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *
 				goto bad_value;
 			o->timeout_ms = (unsigned)v;
 			break;
+		case 'U':
+			o->user = optarg;
+			break;
+		case 'F':
+			o->secret_file = optarg;
+			break;
 		case 'h':
 			kv__cli_usage(out);
 			return 1;
@@ -111,6 +124,10 @@ int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *
 	for (size_t i = 0; i < sizeof(kv__cmds) / sizeof(kv__cmds[0]); i++)
 		if (!strcmp(argv[optind], kv__cmds[i].name))
 			o->cmd = kv__cmds[i].cmd;
+	if (!!o->user != !!o->secret_file) {
+		fprintf(err, "kvcli: --user and --secret-file go together\n");
+		return -KV_EXIT_USAGE;
+	}
 	if (o->cmd == KV_CMD_NONE) {
 		fprintf(err, "kvcli: unknown command '%s' (try --help)\n", argv[optind]);
 		return -KV_EXIT_USAGE;
@@ -143,6 +160,8 @@ int kv_cli_exit_code(int err)
 	case -ENOSPC: return KV_EXIT_FULL;
 	case -EBADMSG:
 	case -EBUSY: return KV_EXIT_STORE;
+	case -EACCES:
+	case -EPERM: return KV_EXIT_AUTH;
 	default: return KV_EXIT_TRANSPORT;
 	}
 }

@@ -78,6 +78,10 @@ struct kv_client {
 	unsigned step_ms;             /* bound on one connection step's wait */
 	unsigned reconnect_ms;        /* one call's budget for connecting again */
 	uint64_t last_ready_ns;       /* when the last operation began */
+	char user[65];                /* "" when none */
+	uint8_t secret[256];          /* wiped at kv_close */
+	size_t secret_len;
+	uint8_t role;                 /* enum kv_role (kv_auth.h) */
 	unsigned op_cas;              /* CASes posted by the running operation */
 	uint64_t rng;
 	struct kv_counters cnt;

@@ -12,6 +12,9 @@
 
 #include "kv_client_int.h"
 #include "kv_debug.h"
+#include "kv_auth.h"
+
+#include <openssl/crypto.h>
 
 #define KV__ALIGN(x) (((x) + 63) & ~(size_t)63)
 
@@ -196,6 +199,112 @@ kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wi
 	return c;
 }
 
+/*
+ * The server asked who we are (a CHALLENGE of @len bytes in msg_recv):
+ * answer with our name, a nonce and the MAC, and take the WELCOME: its
+ * MAC proves the server holds our secret too, and it carries the hello.
+ * 0, -EACCES (not authorized, the reason in c->err) or another error.
+ */
+static int kv__authenticate(kv_client *c, size_t len, const char *where)
+{
+	uint8_t snonce[KV_AUTH_NONCE], cnonce[KV_AUTH_NONCE], mac[KV_AUTH_MAC],
+		want[KV_AUTH_MAC], role = 0;
+	const uint8_t *payload;
+	char reason[KV_AUTH_REASON_MAX + 1], err[200];
+	int ret;
+
+	if (kv_challenge_decode(c->msg_recv, len, snonce)) {
+		kv__seterr(c, "%s: malformed challenge (%zu bytes)", where, len);
+		return -EPROTO;
+	}
+	if (!c->user[0]) {
+		kv__seterr(c, "%s: not authorized: the server requires a user; set KV_USER and "
+			   "KV_SECRET, or give --user and --secret-file", where);
+		return -EACCES;
+	}
+	if (kv_auth_random(cnonce, sizeof(cnonce))) {
+		kv__seterr(c, "%s: no random bytes for the handshake", where);
+		return -EIO;
+	}
+	kv_auth_client_mac(c->secret, c->secret_len, snonce, cnonce, c->user, strlen(c->user),
+			   mac);
+	if ((ret = kv__post_recv(c)) ||
+	    (ret = kv__send_msg(c, kv_auth_encode(c->msg_send, cnonce, mac, c->user,
+						   strlen(c->user))))) {
+		kv__seterr(c, "%s: sending the authentication: %s", where, strerror(-ret));
+		return ret;
+	}
+	ret = kv__wait_recv(c);
+	if (ret < 0) {
+		kv__seterr(c, "%s: user %s: no answer to the authentication: %s", where, c->user,
+			   strerror(-ret));
+		return ret;
+	}
+	ret = kv_welcome_decode(c->msg_recv, (size_t)ret, &role, mac, &c->hello, &payload, reason,
+				sizeof(reason), err, sizeof(err));
+	if (ret == -EACCES) {
+		kv__seterr(c, "%s: not authorized: user %s: %s", where, c->user, reason);
+		return -EACCES;
+	}
+	if (ret) {
+		kv__seterr(c, "%s: %s", where, err);
+		return -EPROTO;
+	}
+	kv_auth_server_mac(c->secret, c->secret_len, snonce, cnonce, role, payload, want);
+	if (!kv_auth_mac_eq(mac, want)) {
+		kv__seterr(c, "%s: not authorized: the server did not prove it knows user %s's "
+			   "secret (not the server you meant?)", where, c->user);
+		return -EACCES;
+	}
+	c->role = role;
+	return 0;
+}
+
+/* Take the user and secret from @opts, else from KV_USER and KV_SECRET. */
+static int kv__credentials(kv_client *c, const struct kv_connect_opts *opts)
+{
+	const char *user = opts ? opts->user : NULL;
+	const void *secret = opts ? opts->secret : NULL;
+	size_t slen = opts ? opts->secret_len : 0;
+	char buf[KV_AUTH_SECRET_MAX + 2];
+
+	if (!user) {
+		user = getenv("KV_USER");
+		secret = getenv("KV_SECRET");
+		slen = secret ? strlen(secret) : 0;
+		if (!user || !*user)
+			return 0; /* none: fine for an open server */
+	} else if (opts->secret_file) {
+		FILE *f = fopen(opts->secret_file, "re");
+
+		if (!f) {
+			kv__seterr(c, "secret file %s: %s", opts->secret_file, strerror(errno));
+			return -errno;
+		}
+		slen = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[slen] = '\0';
+		slen = strcspn(buf, "\r\n"); /* its first line */
+		secret = buf;
+	}
+	if (!kv_auth_name_ok(user, strlen(user))) {
+		kv__seterr(c, "user name '%.64s' is not 1..%d of A-Z a-z 0-9 _ . @ -", user,
+			   KV_AUTH_NAME_MAX);
+		return -EINVAL;
+	}
+	if (!secret || slen == 0 || slen > KV_AUTH_SECRET_MAX) {
+		kv__seterr(c, "user %s: no secret (KV_SECRET or a secret file), or one over %d "
+			   "bytes", user, KV_AUTH_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -EINVAL;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	memcpy(c->secret, secret, slen);
+	c->secret_len = slen;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
 static int kv__handshake(kv_client *c, const char *where)
 {
 	struct ibv_device_attr attr;
@@ -226,7 +335,12 @@ static int kv__handshake(kv_client *c, const char *where)
 		kv__seterr(c, "%s: waiting for the server's hello: %s", where, strerror(-ret));
 		return ret;
 	}
-	if (kv_hello_decode(c->msg_recv, (size_t)ret, &c->hello, err, sizeof(err))) {
+	c->role = KV_ROLE_OPEN;
+	if ((size_t)ret >= KV_MSG_HDR_LEN && c->msg_recv[6] == 0 &&
+	    c->msg_recv[7] == KV_MSG_CHALLENGE) {
+		if ((ret = kv__authenticate(c, (size_t)ret, where)))
+			return ret;
+	} else if (kv_hello_decode(c->msg_recv, (size_t)ret, &c->hello, err, sizeof(err))) {
 		kv__seterr(c, "%s: %s", where, err);
 		return -EPROTO;
 	}
@@ -348,6 +462,8 @@ int kv_connect(kv_client **out, const char *addr, const char *port,
 	c->reconnect_ms = opts && opts->reconnect_ms ? opts->reconnect_ms : c->timeout_ms;
 	if (c->depth > KV_MAX_DEPTH)
 		c->depth = KV_MAX_DEPTH;
+	if ((ret = kv__credentials(c, opts)))
+		goto fail;
 	c->addr = strdup(addr);
 	c->port = strdup(port);
 	if (!c->addr || !c->port) {
@@ -442,6 +558,7 @@ void kv_close(kv_client *c)
 	if (c->connected && !c->broken)
 		kv__seal_all(c); /* space it will not use comes back a pass sooner */
 	kv__teardown(c);
+	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 	free(c->cache);
 	free(c->addr);
 	free(c->port);
@@ -490,8 +607,7 @@ int kv__verbs_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
 	}
 	/* The server's word is checked like any other input: a grant outside
 	 * the data region, or unaligned, would make us write anywhere. */
-	if (a % KV_GRANULE || b % KV_GRANULE || b < need || a > c->hello.geo.data_len ||
-	    b > c->hello.geo.data_len - a) {
+	if (!kv_grant_ok(a, b, need, c->hello.geo.data_len)) {
 		kv__seterr(c, "grant outside the data region (%llu + %llu)",
 			   (unsigned long long)a, (unsigned long long)b);
 		return -EPROTO;
@@ -539,6 +655,10 @@ int kv_demo(kv_client *c, const void *s, size_t len)
 
 	if (ret)
 		return ret;
+	if (c->role == KV_ROLE_RO) {
+		kv__seterr(c, "user %s has role ro: the demo WRITEs", c->user);
+		return -EPERM;
+	}
 	w = (struct kv_wr){.op = KV_WR_WRITE, .off = c->hello.scratch_off,
 			   .local = c->demo_src, .len = (uint32_t)len};
 	if (len == 0 || len > c->hello.scratch_len || len > KV_SCRATCH_LEN)
@@ -572,6 +692,7 @@ void kv_client_limits(const kv_client *c, struct kv_limits *l)
 							   : KV_SCRATCH_LEN;
 	l->slots = kv_nwords(&c->hello.geo);
 	l->client_id = c->hello.client_id;
+	l->read_only = c->role == KV_ROLE_RO;
 }
 
 void kv_client_counters(const kv_client *c, struct kv_counters *out)
@@ -598,6 +719,8 @@ const char *kv_strerror(int err)
 	case -EILSEQ: return "buffers do not match";
 	case -ENOTCONN: return "connection is broken";
 	case -EPROTO: return "protocol error";
+	case -EACCES: return "not authorized";
+	case -EPERM: return "not allowed for this user's role (ro)";
 	case -KV_EUNKNOWN:
 		return "outcome unknown: the connection failed while the write was in flight";
 	default: return strerror(-err);

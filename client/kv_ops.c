@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kv_client_int.h"
+#include "kv_auth.h"
 
 #define KV__TORN_RETRIES 12      /* attempts that saw no whole block and no progress */
 #define KV__LOCK_WAIT_MS 3000    /* a claim that makes no progress, past its lease */
@@ -816,6 +817,16 @@ static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t 
 	return 0;
 }
 
+/* A user of role ro may not write; the device would refuse it anyway. */
+static int kv__check_role(kv_client *c)
+{
+	if (c->role == KV_ROLE_RO) {
+		kv__seterr(c, "user %s has role ro: writes are not allowed", c->user);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The result of a PUT or DEL: cut off after a CAS went out, its outcome is
  * unknown (the CAS publishing it may have run). */
 static int kv__write_result(kv_client *c, int ret)
@@ -829,6 +840,8 @@ int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t v
 	struct kv__op op;
 	int ret = kv__ready(c);
 
+	if (!ret)
+		ret = kv__check_role(c);
 	if (!ret)
 		ret = kv__check_key(c, klen);
 	if (ret)
@@ -849,6 +862,8 @@ int kv_del(kv_client *c, const void *key, size_t klen)
 	struct kv__op op;
 	int ret = kv__ready(c);
 
+	if (!ret)
+		ret = kv__check_role(c);
 	if (!ret)
 		ret = kv__check_key(c, klen);
 	if (ret)

@@ -430,8 +430,13 @@ int main(int argc, char **argv)
 	ret = kv_connect(&c, o.addr, o.port,
 			 &(struct kv_connect_opts){.timeout_ms = o.timeout_ms,
 						   .reconnect_ms = o.cmd == KV_CMD_BATCH && o.timeout_ms > 250
-								  ? 250 : 0},
+								  ? 250 : 0,
+						   .user = o.user, .secret_file = o.secret_file},
 			 err, sizeof(err));
+	if (ret == -EACCES || ret == -EINVAL) {
+		kv__say("%s", err); /* not authorized, or bad credentials given */
+		return ret == -EACCES ? KV_EXIT_AUTH : KV_EXIT_USAGE;
+	}
 	if (ret) {
 		kv__say("cannot connect to %s", err);
 		return KV_EXIT_TRANSPORT;

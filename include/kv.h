@@ -66,6 +66,20 @@ struct kv_connect_opts {
 				  again; 0 means timeout_ms. Short (say 250)
 				  for a caller that would rather answer each
 				  request at once during an outage */
+	/* Who this client is, for a server with users (kvserver --auth-file):
+	 * @user, and its secret from @secret_file (its first line) or
+	 * @secret/@secret_len. NULL @user: the environment's KV_USER and
+	 * KV_SECRET, if set. The secret never leaves this process: the
+	 * handshake proves it with HMAC-SHA256 over both sides' random nonces.
+	 * kv_connect() then fails with -EACCES ("not authorized": unknown
+	 * user, wrong secret, or no credentials for a server that wants them;
+	 * kv_client_errmsg() says which), and a user of role ro gets -EPERM
+	 * from kv_put(), kv_del() and kv_demo() (its queue pair has READ
+	 * rights only, so the device refuses its writes anyway). */
+	const char *user;
+	const char *secret_file;
+	const void *secret;
+	size_t secret_len;
 };
 
 /*
@@ -145,6 +159,7 @@ struct kv_limits {
 	size_t max_demo;
 	uint64_t slots;     /* index words */
 	uint16_t client_id;
+	int read_only;      /* authenticated with role ro */
 };
 
 KV_API void kv_client_limits(const kv_client *c, struct kv_limits *l);

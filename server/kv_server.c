@@ -459,6 +459,14 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	s->opts = *o;
 	s->epfd = s->sigfd = s->timerfd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	if (o->auth_file) {
+		ret = kv_auth_load(o->auth_file, &s->auth, err, sizeof(err));
+		if (ret) {
+			kv__srv_err("auth file %s: %s; refusing to start", o->auth_file, err);
+			ret = -EKEYREJECTED; /* bad usage: exit 2 */
+			goto fail;
+		}
+	}
 	if (o->file) {
 		ret = kv_slab_open_file(&s->slab, o->file, o->slab_size_given ? o->slab_size : 0,
 					&s->fhdr, &created, err, sizeof(err));
@@ -525,6 +533,12 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	/* Bind first: a specific address tells us which device to register on. */
 	if ((ret = kv__listen(s, true)) == 0 && (ret = kv__devs_open(s)) == 0) {
 		/* Only now, with the slab registered, can a client be served. */
+		if (!s->auth.n)
+			fprintf(stderr, "kvserver: warning: no --auth-file: anyone who can reach "
+				"%s may read and write every value\n", s->where);
+		else
+			fprintf(stderr, "kvserver: %zu users from %s; clients must authenticate\n",
+				s->auth.n, o->auth_file);
 		fprintf(stderr, "kvserver: listening on %s\n", s->where);
 		*out = s;
 		return 0;
@@ -571,7 +585,7 @@ void kv_server_destroy(struct kv_server *s)
 		return;
 	while (s->conns) {
 		if (s->conns->established)
-			rdma_disconnect(s->conns->id);
+			kv__conn_disconnect(s->conns);
 		kv__conn_destroy(s->conns);
 	}
 	if (s->listen_id)
@@ -590,6 +604,7 @@ void kv_server_destroy(struct kv_server *s)
 	if (s->epfd >= 0)
 		close(s->epfd);
 	kv_sweep_free(&s->sweep);
+	kv_auth_free(&s->auth);
 	if (s->slab.map && s->fhdr.generation) { /* a clean stop: all on disk */
 		int ret = kv_slab_sync(&s->slab);
 

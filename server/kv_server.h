@@ -22,6 +22,8 @@
 
 #define KV_DEFAULT_SYNC_MS 1000u
 #define KV_SYNC_MAX_MS 3600000u
+#define KV_DEFAULT_MAX_CLIENTS 1024u
+#define KV_MAX_CLIENTS_LIMIT 16384u
 
 struct kv_server_opts {
 	const char *addr;   /* NULL: all addresses */
@@ -35,6 +37,8 @@ struct kv_server_opts {
 	const char *file;   /* --file: the slab is this store file (NULL: memory) */
 	bool slab_size_given; /* -m was on the command line */
 	uint32_t sync_ms;   /* --sync-interval: sync the file this often (0: never) */
+	const char *auth_file; /* --auth-file: users, roles, secrets (NULL: open) */
+	uint32_t max_clients;  /* --max-clients: connections at once, any stage */
 };
 
 /*

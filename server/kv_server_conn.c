@@ -51,7 +51,7 @@ static int kv__post_recv(struct kv_conn *c, unsigned i)
 	struct ibv_recv_wr wr = {.wr_id = i + 1, .sg_list = &sge, .num_sge = 1};
 	struct ibv_recv_wr *bad;
 
-	return -ibv_post_recv(c->id->qp, &wr, &bad);
+	return -ibv_post_recv(c->qp, &wr, &bad);
 }
 
 static int kv__post_send(struct kv_conn *c, size_t len)
@@ -66,7 +66,7 @@ static int kv__post_send(struct kv_conn *c, size_t len)
 		.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
 	};
 	struct ibv_send_wr *bad;
-	int ret = ibv_post_send(c->id->qp, &wr, &bad);
+	int ret = ibv_post_send(c->qp, &wr, &bad);
 
 	if (!ret)
 		c->send_busy = true;
@@ -80,8 +80,9 @@ void kv__conn_destroy(struct kv_conn *c)
 	/* The queue pair first: once it is gone nothing of this client lands
 	 * in the slab, and the sweep may release what it holds (its claims, and
 	 * its grants: sealed by kv_sweep_owner_gone). */
-	if (c->id->qp)
+	if (c->qp)
 		rdma_destroy_qp(c->id);
+	c->qp = NULL;
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
 	if (c->mr)
@@ -99,8 +100,22 @@ void kv__conn_destroy(struct kv_conn *c)
 		c->next->prev = c->prev;
 	if (c->established)
 		s->nconns--;
+	s->nlive--;
 	rdma_destroy_id(c->id);
 	free(c);
+}
+
+/*
+ * Disconnect @c: its queue pair to the error state first (the queue pair
+ * is ours, so rdma_cm does not do it), so that nothing more of it lands in
+ * the slab, then the CM's disconnect. DISCONNECTED frees the rest.
+ */
+void kv__conn_disconnect(struct kv_conn *c)
+{
+	if (c->qp)
+		ibv_modify_qp(c->qp, &(struct ibv_qp_attr){.qp_state = IBV_QPS_ERR},
+			      IBV_QP_STATE);
+	rdma_disconnect(c->id);
 }
 
 /*
@@ -118,12 +133,14 @@ static void kv__conn_cut(struct kv_conn *c)
 	c->fenced = true;
 	c->cut_ns = kv_now_ns();
 	if (c->established) {
-		rdma_disconnect(c->id);
+		kv__conn_disconnect(c);
 		c->established = false;
 		s->nconns--;
 	}
-	if (c->id->qp)
+	if (c->qp) {
 		rdma_destroy_qp(c->id);
+		c->qp = NULL;
+	}
 	if (c->client_id) {
 		kv_sweep_owner_gone(&s->sweep, c->client_id);
 		kv__sweep_hurry(s);
@@ -169,6 +186,14 @@ void kv__keepalive(struct kv_server *s, uint64_t now)
 			kv__conn_destroy(c);
 			continue;
 		}
+		if (!c->authed && !c->fenced && c->accepted_ns &&
+		    now - c->accepted_ns > KV_AUTH_DEADLINE_NS) {
+			s->auth_failures++;
+			kv__srv_log(s, "a client from %s did not authenticate within %llu ms; "
+				    "dropping it", c->host, KV_AUTH_DEADLINE_NS / 1000000ull);
+			kv__conn_cut(c);
+			continue;
+		}
 		if (c->ka_busy && !c->fenced && now - c->ka_last_ns > KV_KEEPALIVE_DEADLINE_NS &&
 		    !c->dev->port_down) {
 			/* The QP's own retries are the client's to set (a retry
@@ -182,7 +207,7 @@ void kv__keepalive(struct kv_server *s, uint64_t now)
 		    now - c->ka_last_ns < KV_KEEPALIVE_NS)
 			continue;
 		c->ka_last_ns = now;
-		if ((ret = ibv_post_send(c->id->qp, &wr, &bad))) {
+		if ((ret = ibv_post_send(c->qp, &wr, &bad))) {
 			kv__srv_log(s, "client %u: keepalive: %s; disconnecting it", c->client_id,
 				    strerror(ret));
 			kv__conn_cut(c);
@@ -203,10 +228,12 @@ static int kv__conn_setup(struct kv_server *s, struct kv_conn *c)
 		kv__srv_err("connection on a device the slab is not registered with");
 		return -ENODEV;
 	}
-	c->client_id = kv__id_alloc(s);
-	if (!c->client_id) {
-		kv__srv_err("all %u client ids in use or not yet swept", KV_MAX_CLIENT_ID);
-		return -EMFILE;
+	if (!s->auth.n) { /* an open store: everyone is in at once */
+		c->client_id = kv__id_alloc(s);
+		if (!c->client_id) {
+			kv__srv_err("all %u client ids in use or not yet swept", KV_MAX_CLIENT_ID);
+			return -EMFILE;
+		}
 	}
 	c->buf = aligned_alloc(64, KV_MSG_MAX * (1 + KV_RECV_DEPTH));
 	if (!c->buf)
@@ -229,10 +256,32 @@ static int kv__conn_setup(struct kv_server *s, struct kv_conn *c)
 	qpa.cap.max_recv_sge = 1;
 	if (rdma_create_qp(c->id, c->dev->pd, &qpa))
 		return -errno;
+	c->qp = c->id->qp;
 	for (unsigned i = 0; i < KV_RECV_DEPTH; i++)
 		if ((ret = kv__post_recv(c, i)))
 			return ret;
 	return 0;
+}
+
+/* The remote rights a role gets on its queue pair. */
+static int kv__role_access(uint8_t role)
+{
+	if (role == KV_ROLE_RO)
+		return IBV_ACCESS_REMOTE_READ;
+	return IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC;
+}
+
+/*
+ * Set the remote rights of @c's queue pair (RTS to RTS). rdma_accept gives
+ * a new queue pair READ, WRITE and ATOMIC (it takes the queue pair through
+ * INIT itself, with the CM's rights, so they cannot be set before); with
+ * users, the server takes them all away the moment rdma_accept returns and
+ * gives back the role's after authentication. 0 or -errno.
+ */
+static int kv__qp_access(struct kv_conn *c, int access)
+{
+	return -ibv_modify_qp(c->qp, &(struct ibv_qp_attr){.qp_access_flags = (unsigned)access},
+			      IBV_QP_ACCESS_FLAGS);
 }
 
 /*
@@ -259,6 +308,14 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
+	s->nlive++;
+	c->accepted_ns = kv_now_ns();
+	if (s->nlive > s->opts.max_clients) {
+		kv__srv_err("refusing a client: %u connections already (--max-clients)",
+			    s->opts.max_clients);
+		rdma_reject(c->id, NULL, 0);
+		return c;
+	}
 	ret = kv__conn_setup(s, c);
 	if (!ret) {
 		/* Clients read and CAS the slab: take as many reads in flight
@@ -278,6 +335,8 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 		param.retry_count = 6;
 		if (rdma_accept(c->id, &param))
 			ret = -errno;
+		else if (s->auth.n && (ret = kv__qp_access(c, 0)))
+			kv__srv_err("taking the rights of a new queue pair: %s", strerror(-ret));
 	}
 	if (ret) {
 		kv__srv_err("refusing a client: %s", strerror(-ret));
@@ -288,11 +347,25 @@ static struct kv_conn *kv__on_connect_request(struct kv_server *s,
 	return NULL;
 }
 
+/* The hello for @c, now that it has an id. */
+static void kv__hello_of(struct kv_server *s, struct kv_conn *c, struct kv_hello *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->slab_addr = (uintptr_t)s->slab.base;
+	h->slab_len = s->slab.len;
+	h->rkey = c->dev->slab_mr->rkey;
+	h->client_id = c->client_id;
+	h->scratch_off = (uint64_t)(c->client_id % KV_SCRATCH_AREAS) * KV_SCRATCH_LEN;
+	h->scratch_len = KV_SCRATCH_LEN;
+	h->geo = s->geo;
+	h->lease_ms = s->opts.lease_ms;
+}
+
 static void kv__on_established(struct kv_server *s, struct kv_conn *c)
 {
-	struct kv_hello h = {0};
-	char host[NI_MAXHOST] = "?";
+	struct kv_hello h;
 	struct sockaddr *peer = rdma_get_peer_addr(c->id);
+	size_t len;
 	int ret;
 
 	if (c->fenced) { /* cut before it was established: its QP is gone */
@@ -302,25 +375,107 @@ static void kv__on_established(struct kv_server *s, struct kv_conn *c)
 	c->established = true;
 	c->ka_last_ns = kv_now_ns();
 	s->nconns++;
+	snprintf(c->host, sizeof(c->host), "?");
 	getnameinfo(peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						     : sizeof(struct sockaddr_in),
-		    host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-	h.slab_addr = (uintptr_t)s->slab.base;
-	h.slab_len = s->slab.len;
-	h.rkey = c->dev->slab_mr->rkey;
-	h.client_id = c->client_id;
-	h.scratch_off = (uint64_t)(c->client_id % KV_SCRATCH_AREAS) * KV_SCRATCH_LEN;
-	h.scratch_len = KV_SCRATCH_LEN;
-	h.geo = s->geo;
-	h.lease_ms = s->opts.lease_ms;
-	ret = kv__post_send(c, kv_hello_encode(c->buf, &h));
+		    c->host, sizeof(c->host), NULL, 0, NI_NUMERICHOST);
+	if (s->auth.n) {
+		/* It learns nothing of the slab before it proves who it is. */
+		if (kv_auth_random(c->snonce, sizeof(c->snonce))) {
+			kv__srv_err("no random bytes for a challenge; dropping %s", c->host);
+			kv__conn_disconnect(c);
+			return;
+		}
+		len = kv_challenge_encode(c->buf, c->snonce);
+	} else {
+		c->authed = true;
+		c->role = KV_ROLE_OPEN;
+		kv__hello_of(s, c, &h);
+		len = kv_hello_encode(c->buf, &h);
+	}
+	ret = kv__post_send(c, len);
 	if (ret) {
-		kv__srv_err("sending hello to %s: %s", host, strerror(-ret));
-		rdma_disconnect(c->id);
+		kv__srv_err("sending %s to %s: %s", s->auth.n ? "a challenge" : "hello", c->host,
+			    strerror(-ret));
+		kv__conn_disconnect(c);
 		return;
 	}
-	kv__srv_log(s, "client %u connected from %s (%" PRIu64 " connected)",
-		c->client_id, host, s->nconns);
+	if (!s->auth.n)
+		kv__srv_log(s, "client %u connected from %s (%" PRIu64 " connected)",
+			    c->client_id, c->host, s->nconns);
+}
+
+/* Refuse @c's authentication: say why, then disconnect (after the send). */
+static void kv__auth_refuse(struct kv_server *s, struct kv_conn *c, const char *why,
+			    const char *log_why)
+{
+	s->auth_failures++;
+	kv__srv_log(s, "client from %s: authentication as '%s' refused: %s", c->host, c->user,
+		    log_why);
+	c->close_after_send = true;
+	if (kv__post_send(c, kv_refusal_encode(c->buf, why)))
+		kv__conn_disconnect(c);
+}
+
+/*
+ * An AUTH from @c (its send buffer is free): check the MAC in constant
+ * time; then an id, the role's rights on its queue pair, and the WELCOME
+ * with the hello. The secret is never logged, and a refusal does not say
+ * whether the user exists.
+ */
+static void kv__on_auth(struct kv_server *s, struct kv_conn *c, const uint8_t *msg,
+			size_t len)
+{
+	const struct kv_auth_user *u;
+	uint8_t cnonce[KV_AUTH_NONCE], mac[KV_AUTH_MAC], want[KV_AUTH_MAC];
+	uint8_t payload[KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN];
+	struct kv_hello h;
+	size_t nlen = 0;
+	int ret;
+
+	if (kv_auth_decode(msg, len, cnonce, mac, c->user, &nlen) ||
+	    !kv_auth_name_ok(c->user, nlen)) {
+		s->protocol_errors++;
+		snprintf(c->user, sizeof(c->user), "?");
+		kv__auth_refuse(s, c, "malformed authentication", "malformed message");
+		return;
+	}
+	u = kv_auth_find(&s->auth, c->user, nlen);
+	/* An unknown user costs the same MAC as a known one. */
+	kv_auth_client_mac(u ? u->secret : (const uint8_t *)"unknown user....",
+			   u ? u->secret_len : 16, c->snonce, cnonce, c->user, nlen, want);
+	if (!kv_auth_mac_eq(mac, want) || !u) {
+		kv__auth_refuse(s, c, "unknown user or wrong secret",
+				u ? "wrong secret" : "unknown user");
+		return;
+	}
+	c->client_id = kv__id_alloc(s);
+	if (!c->client_id) {
+		kv__srv_err("all %u client ids in use or not yet swept", KV_MAX_CLIENT_ID);
+		kv__auth_refuse(s, c, "the server has no free client id; try later",
+				"no free client id");
+		return;
+	}
+	c->role = (uint8_t)u->role;
+	ret = kv__qp_access(c, kv__role_access(c->role));
+	if (ret) {
+		kv__srv_err("client %u: giving its queue pair %s rights: %s", c->client_id,
+			    c->role == KV_ROLE_RO ? "read" : "read-write", strerror(-ret));
+		kv__conn_disconnect(c);
+		return;
+	}
+	c->authed = true;
+	kv__hello_of(s, c, &h);
+	kv_hello_encode(payload, &h);
+	kv_auth_server_mac(u->secret, u->secret_len, c->snonce, cnonce, c->role,
+			   payload + KV_MSG_HDR_LEN, mac);
+	if (kv__post_send(c, kv_welcome_encode(c->buf, c->role, mac, &h))) {
+		kv__conn_disconnect(c);
+		return;
+	}
+	kv__srv_log(s, "client %u connected from %s as %s (%s; %" PRIu64 " connected)",
+		    c->client_id, c->host, c->user, c->role == KV_ROLE_RO ? "ro" : "rw",
+		    s->nconns);
 }
 
 /* One switch over every CM event; the event is acked at the single exit. */
@@ -386,7 +541,9 @@ static void kv__send_grant(struct kv_server *s, struct kv_conn *c, uint64_t need
 /* Answer request @type (its send buffer is free). */
 static void kv__answer(struct kv_server *s, struct kv_conn *c, uint16_t type, uint64_t need)
 {
-	if (type == KV_MSG_GRANT_REQ)
+	if (type == KV_MSG_AUTH)
+		kv__on_auth(s, c, c->auth_msg, c->auth_len);
+	else if (type == KV_MSG_GRANT_REQ)
 		kv__send_grant(s, c, need);
 	else
 		kv__send_stats(s, c);
@@ -413,23 +570,29 @@ static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 {
 	struct kv_msg_header hdr;
 	uint64_t a = 0, b = 0;
-	uint32_t status;
-	int ret = kv_msg_get_header(msg, len, &hdr);
+	int ret;
 
-	if (!ret) {
-		switch (hdr.type) {
-		case KV_MSG_STATS_REQ:
-			ret = hdr.payload_len ? -EBADMSG : 0;
-			break;
-		case KV_MSG_GRANT_REQ:
-		case KV_MSG_SEAL:
-			ret = kv_extent_decode(msg, len, hdr.type, &status, &a, &b);
-			break;
-		default:
-			ret = -EBADMSG;
-			break;
+	if (!c->authed) {
+		/* Before it has proven who it is, a client may say one thing. */
+		if (!c->established || c->pending || c->close_after_send ||
+		    kv_msg_get_header(msg, len, &hdr) || hdr.type != KV_MSG_AUTH ||
+		    len > sizeof(c->auth_msg)) {
+			s->protocol_errors++;
+			s->auth_failures++;
+			kv__srv_log(s, "a client from %s sent %s before authenticating; "
+				    "disconnecting it", c->host, kv_msg_type_name(hdr.type));
+			kv__conn_disconnect(c);
+			return;
 		}
+		memcpy(c->auth_msg, msg, len);
+		c->auth_len = len;
+		if (c->send_busy) /* the challenge's completion is still to come */
+			c->pending = KV_MSG_AUTH;
+		else
+			kv__on_auth(s, c, c->auth_msg, c->auth_len);
+		return;
 	}
+	ret = kv_request_decode(msg, len, &hdr, &a, &b);
 	if (!ret && hdr.type == KV_MSG_SEAL) {
 		kv__on_seal(s, c, a, b);
 		return;
@@ -447,7 +610,7 @@ static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 		s->protocol_errors++;
 		kv__srv_err("client %u sent a bad control message (%zu bytes, %s); disconnecting it",
 			c->client_id, len, ret ? "malformed" : kv_msg_type_name(hdr.type));
-		rdma_disconnect(c->id);
+		kv__conn_disconnect(c);
 		return;
 	}
 	kv__answer(s, c, hdr.type, a);
@@ -465,14 +628,16 @@ static void kv__send_grant(struct kv_server *s, struct kv_conn *c, uint64_t need
 	uint64_t largest = 0;
 	int ret = -EINVAL;
 
-	if (c->established && c->client_id)
+	if (c->role == KV_ROLE_RO)
+		ret = -EPERM; /* it could not write in it anyway */
+	else if (c->established && c->client_id)
 		ret = kv_sweep_grant(&s->sweep, c->client_id, need, &ext, &largest);
 	else
 		s->protocol_errors++;
 	if (kv__post_send(c, ret ? kv_extent_encode(c->buf, KV_MSG_GRANT, (uint32_t)-ret, 0,
 						     largest)
 				 : kv_extent_encode(c->buf, KV_MSG_GRANT, 0, ext.off, ext.len)))
-		rdma_disconnect(c->id); /* a grant made is sealed when it is gone */
+		kv__conn_disconnect(c); /* a grant made is sealed when it is gone */
 }
 
 /* SEND the stats JSON to @c (its send buffer is free). */
@@ -492,7 +657,7 @@ static void kv__send_stats(struct kv_server *s, struct kv_conn *c)
 	memcpy(c->buf + KV_MSG_HDR_LEN, json ? json : "", jlen);
 	free(json);
 	if (kv__post_send(c, KV_MSG_HDR_LEN + jlen))
-		rdma_disconnect(c->id);
+		kv__conn_disconnect(c);
 }
 
 static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
@@ -516,6 +681,10 @@ static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
 	}
 	if (wc->opcode == IBV_WC_SEND) {
 		c->send_busy = false;
+		if (c->close_after_send) { /* the refusal is delivered */
+			kv__conn_disconnect(c);
+			return;
+		}
 		if (c->pending) {
 			uint16_t type = c->pending;
 
@@ -529,7 +698,7 @@ static void kv__on_completion(struct kv_server *s, struct kv_conn *c,
 
 		kv__on_request(s, c, kv__recv_buf(c, i), wc->byte_len);
 		if (kv__post_recv(c, i))
-			rdma_disconnect(c->id);
+			kv__conn_disconnect(c);
 	}
 }
 
@@ -546,7 +715,7 @@ void kv__on_cq_event(struct kv_server *s, struct kv__dev *d)
 
 		ibv_ack_cq_events(cq, 1);
 		if (ibv_req_notify_cq(cq, 0)) {
-			rdma_disconnect(c->id);
+			kv__conn_disconnect(c);
 			continue;
 		}
 		while ((n = ibv_poll_cq(cq, 8, wc)) > 0)

@@ -17,6 +17,7 @@
 #include "kv_server.h"
 #include "kv_sweep.h"
 #include "kv_file.h"
+#include "kv_auth.h"
 
 #define KV_RECV_DEPTH 4
 #define KV_MAX_CLIENT_ID 65535
@@ -25,6 +26,7 @@
 #define KV_WRID_KEEPALIVE 0x4b41ull    /* above the receive buffers' wr_ids */
 #define KV_CUT_REAP_NS 60000000000ull  /* a cut connection the CM forgot: freed */
 #define KV_ACK_TIMEOUT 14              /* 4.096 us * 2^14 = 67 ms a retry */
+#define KV_AUTH_DEADLINE_NS 2000000000ull /* not authenticated by then: dropped */
 
 struct kv__dev {
 	struct ibv_context *verbs;
@@ -53,6 +55,16 @@ struct kv_conn {
 			       buffer was busy: answered when it is free */
 	uint64_t pending_need; /* of a pending grant request */
 	struct kv_conn *prev, *next;
+	struct ibv_qp *qp;  /* ours, not rdma_cm's: we set its access rights */
+	bool authed;        /* past the handshake (at once without users) */
+	bool close_after_send; /* a refusal is on its way: then disconnect */
+	uint8_t role;       /* enum kv_role */
+	uint8_t snonce[KV_AUTH_NONCE];
+	uint64_t accepted_ns;
+	char user[KV_AUTH_NAME_MAX + 1];
+	uint8_t auth_msg[KV_MSG_HDR_LEN + 65 + KV_AUTH_NAME_MAX]; /* a pending AUTH */
+	size_t auth_len;
+	char host[NI_MAXHOST];
 };
 
 struct kv_server {
@@ -81,6 +93,9 @@ struct kv_server {
 	char where[NI_MAXHOST + 8]; /* ADDR:PORT we listen on */
 	bool relisten;              /* the listener must be made again */
 	bool stop;
+	struct kv_auth_db auth;     /* --auth-file's users (none: open store) */
+	uint32_t nlive;             /* connections in the list, at any stage */
+	uint64_t auth_failures;     /* handshakes refused or timed out */
 };
 
 /* A log line about a connection (-q silences these), and an error line. */
@@ -93,6 +108,7 @@ void kv__srv_err(const char *fmt, ...);
 void kv__on_cm_event(struct kv_server *s);
 void kv__on_cq_event(struct kv_server *s, struct kv__dev *d);
 void kv__conn_destroy(struct kv_conn *c);
+void kv__conn_disconnect(struct kv_conn *c);
 /* Cut @owner's queue pair at once (its lease ran out); the sweep's fence. */
 void kv__conn_fence(void *server, uint16_t owner);
 /* Send a keepalive to every connection whose last one is a period old. */

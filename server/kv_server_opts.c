@@ -38,6 +38,14 @@ static void kv__server_usage(FILE *f)
 		"                         only at a clean stop); a power loss can lose up to\n"
 		"                         that much of acknowledged writes, a kvserver crash\n"
 		"                         none\n"
+		"      --auth-file PATH   only users of PATH may connect: one a line,\n"
+		"                         NAME ROLE SECRET, ROLE rw or ro (READ only,\n"
+		"                         enforced by the device), # comments; the file\n"
+		"                         must not be readable by group or others\n"
+		"                         (default: none, anyone may read and write)\n"
+		"      --max-clients N    connections at once, 1..%u (default %u); a\n"
+		"                         client that has not authenticated within 2 s\n"
+		"                         is dropped\n"
 		"  -q, --quiet            no log line per connection\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
@@ -48,7 +56,8 @@ static void kv__server_usage(FILE *f)
 		"file; 3: RDMA or system error.\n",
 		KV_DEFAULT_PORT, KV_INDEX_DEFAULT_NUM, KV_INDEX_DEFAULT_DEN, KV_KEY_LIMIT,
 		KV_KEY_LIMIT, KV_VALUE_LIMIT >> 20, KV_DEFAULT_MAX_VALUE >> 20, KV_LEASE_MIN_MS,
-		KV_LEASE_MAX_MS, KV_DEFAULT_LEASE_MS, KV_DEFAULT_SYNC_MS);
+		KV_LEASE_MAX_MS, KV_DEFAULT_LEASE_MS, KV_DEFAULT_SYNC_MS, KV_MAX_CLIENTS_LIMIT,
+		KV_DEFAULT_MAX_CLIENTS);
 }
 
 int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
@@ -64,6 +73,8 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		{"lease", required_argument, NULL, 'L'},
 		{"file", required_argument, NULL, 'f'},
 		{"sync-interval", required_argument, NULL, 'S'},
+		{"auth-file", required_argument, NULL, 'A'},
+		{"max-clients", required_argument, NULL, 'C'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -82,6 +93,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 	o->index_size = 0;
 	o->lease_ms = KV_DEFAULT_LEASE_MS;
 	o->sync_ms = KV_DEFAULT_SYNC_MS;
+	o->max_clients = KV_DEFAULT_MAX_CLIENTS;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":a:p:m:I:k:v:L:f:qhV", longopts, NULL)) != -1) {
@@ -116,6 +128,16 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 			if (!*optarg)
 				goto bad_value;
 			o->file = optarg;
+			break;
+		case 'A':
+			if (!*optarg)
+				goto bad_value;
+			o->auth_file = optarg;
+			break;
+		case 'C':
+			if (kv_parse_uint(optarg, 1, KV_MAX_CLIENTS_LIMIT, &v))
+				goto bad_value;
+			o->max_clients = (uint32_t)v;
 			break;
 		case 'S':
 			if (kv_parse_uint(optarg, 0, KV_SYNC_MAX_MS, &v))
@@ -167,7 +189,7 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 
 bad_value:
 	for (const struct option *lo = longopts; lo->name; lo++)
-		if (lo->val == opt && opt == 'S') /* no short form */
+		if (lo->val == opt && (opt == 'S' || opt == 'A' || opt == 'C')) /* no short form */
 			fprintf(err, "kvserver: invalid value '%s' for --%s (try --help)\n",
 				optarg, lo->name);
 		else if (lo->val == opt)

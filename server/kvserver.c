@@ -16,7 +16,8 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 2;
 	ret = kv_server_create(&srv, &opts);
 	if (ret)
-		return ret == -EUCLEAN ? 2 : 3; /* a refused store file is bad usage */
+		/* A refused store file or auth file is bad usage. */
+		return ret == -EUCLEAN || ret == -EKEYREJECTED ? 2 : 3;
 	ret = kv_server_run(srv);
 	kv_server_get_stats(srv, &st);
 	kv_server_destroy(srv);
