@@ -1,18 +1,21 @@
 /*
- * kv_recover.h - opening a store whose server died (issue 9, not yet wired
- * into kvserver: docs/proposals/durability.md). Pure code over a slab in
- * memory, like the sweep, so that unit tests and the simulation run what
- * kvserver will run.
+ * kv_recover.h - opening a store whose server died (issue 9:
+ * docs/proposals/durability.md); kvserver runs it when it opens a store
+ * file. Pure code over a slab in memory, like the sweep, so that unit tests
+ * and the simulation run what kvserver runs.
  *
- * One walk over the index, after which the store is as a server that has
- * just started expects it: no claim (no client of the old process survives
- * it), every write left uncommitted finished (its predecessor retired, it
- * committed), every committed tombstone's word cleared, and the allocator
- * holding exactly the blocks the index names as used, the rest free.
+ * Walks over the index (two, or more for a huge index crowded with block
+ * words), reading the blocks its words name in address order, after which the
+ * store is as a server that has just started expects it: no claim (no client
+ * of the old process survives it), every write left uncommitted finished
+ * (its predecessor retired, it committed), every committed tombstone's word
+ * cleared, and the allocator holding exactly the blocks the index names as
+ * used, the rest free.
  */
 #ifndef KV_RECOVER_H
 #define KV_RECOVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kv_alloc.h"
@@ -25,7 +28,9 @@ struct kv_recover_report {
 	uint64_t tombs_cleared;
 	uint64_t bad_words;      /* of no kind, or naming space outside the region */
 	uint64_t bad_blocks;     /* named blocks that do not validate: kept, space reserved */
-	uint64_t overlaps;       /* named extents that overlap another: garbage */
+	uint64_t overlaps;       /* named extents that overlap one before them in
+				    address order (garbage): 0 exactly when no
+				    two overlap */
 };
 
 /*
@@ -36,5 +41,15 @@ struct kv_recover_report {
  */
 int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 	       struct kv_recover_report *r);
+
+/*
+ * The same, holding at most @mem bytes of gathered block words at a time (16
+ * per word; one range of the data region's words at least): a store with
+ * more is done in groups of ranges, each with one more pass over the index.
+ * 0 means kv_recover's choice: half the index's size, or 64 MiB if that is
+ * more. The result does not depend on @mem.
+ */
+int kv_recover_mem(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
+		   struct kv_recover_report *r, size_t mem);
 
 #endif

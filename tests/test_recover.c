@@ -17,15 +17,20 @@ struct store {
 	struct kv_alloc a;
 };
 
-static void store_new(struct store *s)
+static void store_new_sized(struct store *s, size_t slab, uint64_t index)
 {
 	char err[160];
 
-	s->mem = calloc(1, SLAB);
+	s->mem = calloc(1, slab);
 	ck_assert_ptr_nonnull(s->mem);
-	ck_assert_int_eq(kv_geometry_layout(SLAB, 4096, 16, 4096, 0x5eed, &s->g, err,
+	ck_assert_int_eq(kv_geometry_layout(slab, index, 16, 4096, 0x5eed, &s->g, err,
 					    sizeof(err)), 0);
 	ck_assert_int_eq(kv_alloc_init(&s->a, kv_data_granules(&s->g)), 0);
+}
+
+static void store_new(struct store *s)
+{
+	store_new_sized(s, SLAB, 4096);
 }
 
 static void store_free(struct store *s)
@@ -34,21 +39,34 @@ static void store_free(struct store *s)
 	free(s->mem);
 }
 
-/* Write a block of @key/@val at granule @gran with @head (a state of its
- * word) and @prev; put its word in index word @idx unless @idx is -1.
- * Returns the word. */
+static void set_word(struct store *s, uint64_t idx, uint64_t w)
+{
+	memcpy(s->mem + kv_word_off(&s->g, idx), &w, 8);
+}
+
+/* Write a block of @key/@val (@klen/@vlen bytes) for word @w with @head (a
+ * state of its word: 0 uncommitted, 1 committed, 2 retired) and @prev; put
+ * @w in index word @idx unless @idx is -1. */
+static void put_block_w(struct store *s, int64_t idx, uint64_t w, const void *key, size_t klen,
+			const void *val, size_t vlen, uint16_t flags, int state, uint64_t prev)
+{
+	uint64_t head = state == 0 ? kv_head_uncommitted(w) : state == 2 ? kv_head_retired(w) : w;
+
+	kv_block_encode(s->mem + kv_block_off(&s->g, w), w, head, prev, flags, s->g.hash_seed,
+			key, klen, val, vlen);
+	if (idx >= 0)
+		set_word(s, (uint64_t)idx, w);
+}
+
+/* The same for string @key and @val at granule @gran; returns the word. */
 static uint64_t put_block(struct store *s, int64_t idx, uint64_t gran, const char *key,
 			  const char *val, uint16_t flags, int state, uint64_t prev)
 {
 	size_t klen = strlen(key), vlen = strlen(val);
 	uint64_t n = kv_block_granules(klen, vlen);
 	uint64_t w = kv_word_block(0x123, (unsigned)gran & 0x7f, kv_len_code(n), gran);
-	uint64_t head = state == 0 ? kv_head_uncommitted(w) : state == 2 ? kv_head_retired(w) : w;
 
-	kv_block_encode(s->mem + kv_block_off(&s->g, w), w, head, prev, flags, s->g.hash_seed,
-			key, klen, val, vlen);
-	if (idx >= 0)
-		memcpy(s->mem + kv_word_off(&s->g, (uint64_t)idx), &w, 8);
+	put_block_w(s, idx, w, key, klen, val, vlen, flags, state, prev);
 	return w;
 }
 
@@ -165,6 +183,277 @@ START_TEST(test_recover_idempotent)
 }
 END_TEST
 
+/* Block words whose block cannot hold a header inside the data region are
+ * garbage words; one that can, at the region's very end, is a bad block whose
+ * (clamped) space is kept. */
+START_TEST(test_recover_region_edges)
+{
+	struct store s;
+	struct kv_recover_report r;
+	uint64_t ng, edge;
+
+	store_new(&s);
+	ng = kv_data_granules(&s.g);
+	set_word(&s, 0, kv_word_block(1, 1, 0, 0));                  /* no length */
+	set_word(&s, 1, kv_word_block(1, 1, 1, 0));                  /* one granule */
+	set_word(&s, 2, kv_word_block(1, 1, 2, ng - 1));             /* one granule left */
+	set_word(&s, 3, kv_word_block(1, 1, 3, ng));                 /* past the end */
+	set_word(&s, 4, kv_word_block(1, 1, 3, (1ull << KV_GRAN_BITS) - 1));
+	edge = kv_word_block(1, 1, 5, ng - 2);                       /* 2 of its 5 granules */
+	set_word(&s, 5, edge);
+	set_word(&s, 6, kv_word_claim(9, 9));
+	set_word(&s, 7, 5);                                          /* kind 0, not 0 */
+	ck_assert_int_eq(kv_recover(s.mem, &s.g, &s.a, &r), 0);
+	ck_assert_uint_eq(r.bad_words, 6);
+	ck_assert_uint_eq(r.bad_blocks, 1);
+	ck_assert_uint_eq(r.claims_cleared, 1);
+	ck_assert_uint_eq(r.items, 0);
+	ck_assert_uint_eq(r.overlaps, 0);
+	ck_assert(!kv_alloc_is_free(&s.a, &(struct kv_extent){ng - 2, 1}));
+	ck_assert(!kv_alloc_is_free(&s.a, &(struct kv_extent){ng - 1, 1}));
+	ck_assert_uint_eq(s.a.st.free, ng - 2);
+	for (uint64_t i = 0; i < 6; i++)
+		ck_assert_uint_ne(word(&s, i), 0); /* garbage is left as it is */
+	ck_assert_uint_eq(word(&s, 5), edge);
+	store_free(&s);
+}
+END_TEST
+
+/* ---- against the walk in index order kv_recover was ------------------------ */
+
+/* kv_recover as it was before it read the blocks in address order: each
+ * word in index order, on its own. The reference for what it must still do. */
+static void ref_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
+			struct kv_recover_report *r)
+{
+	size_t cap = (size_t)kv_len_decode(kv_len_code(kv_block_granules(g->max_key,
+									    g->max_value))) *
+		     KV_GRANULE;
+	uint8_t *buf = malloc(cap);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(r, 0, sizeof(*r));
+	for (uint64_t i = 0; i < kv_nwords(g); i++) {
+		uint64_t *wp = (uint64_t *)(void *)(slab + kv_word_off(g, i)), w = *wp;
+		uint64_t len = kv_block_read_len(g, w);
+		struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
+		struct kv_block_view v;
+
+		switch (kv_word_kind(w)) {
+		case KV_WORD_EMPTY:
+			continue;
+		case KV_WORD_CLAIM:
+			*wp = 0;
+			r->claims_cleared++;
+			continue;
+		case KV_WORD_BLOCK:
+			break;
+		default:
+			r->bad_words++;
+			continue;
+		}
+		if (len < KV_BLOCK_HDR) {
+			r->bad_words++;
+			continue;
+		}
+		memcpy(buf, slab + kv_block_off(g, w), len < cap ? len : cap);
+		if (kv_block_check(buf, len < cap ? len : cap, w, g, NULL, 0, &v) != KV_BLOCK_OK) {
+			r->bad_blocks++;
+			if (kv_alloc_reserve(a, &e) < e.len)
+				r->overlaps++;
+			continue;
+		}
+		e.len = kv_block_granules(v.klen, v.vlen);
+		if (!kv_view_committed(&v) && kv_block_finish(slab, g, w, v.prev))
+			r->writes_finished++;
+		if (kv_view_tomb(&v)) {
+			*wp = 0;
+			r->tombs_cleared++;
+			continue;
+		}
+		if (kv_alloc_reserve(a, &e) < e.len)
+			r->overlaps++;
+		r->items++;
+	}
+	free(buf);
+}
+
+static uint64_t rnd(uint64_t *st, uint64_t n)
+{
+	return kv_rand_next(st) % n;
+}
+
+static uint64_t empty_slot(struct store *s, uint64_t *st)
+{
+	for (;;) {
+		uint64_t i = rnd(st, kv_nwords(&s->g));
+
+		if (word(s, i) == 0)
+			return i;
+	}
+}
+
+/* A random word for a block of @klen/@vlen at @gran. */
+static uint64_t rnd_word(uint64_t *st, uint64_t gran, size_t klen, size_t vlen)
+{
+	return kv_word_block((uint16_t)rnd(st, 4096), (unsigned)rnd(st, 128),
+			     kv_len_code(kv_block_granules(klen, vlen)), gran);
+}
+
+/*
+ * A store a server died on, with everything recovery meets, blocks front to
+ * back as grants lay them out, words in random index words: live blocks of
+ * all sizes, writes left unfinished (their predecessor before or after them),
+ * tombstones committed or not, torn blocks, retired blocks still named,
+ * stale blocks and gaps of junk, claims, garbage words of every kind (some
+ * naming space inside blocks or past the region), words named twice, and
+ * @crowd garbage words naming one range of the data region. Values are of
+ * up to 120 bytes, and one in 20 up to @maxval.
+ */
+static void random_store(struct store *s, uint64_t seed, unsigned nblocks, unsigned crowd,
+			 size_t maxval)
+{
+	uint64_t st = kv_rand_seed(seed), ng = kv_data_granules(&s->g), gran = 0;
+	uint64_t named[64] = {0};
+	uint8_t key[16], val[4096];
+
+	for (unsigned i = 0; i < nblocks; i++) {
+		unsigned kind = (unsigned)rnd(&st, 100);
+		size_t klen = 1 + rnd(&st, 16);
+		size_t vlen = rnd(&st, kind >= 95 ? maxval + 1 : (maxval < 120 ? maxval : 120) + 1);
+		uint64_t n = kv_block_granules(klen, vlen), w, p;
+
+		for (size_t b = 0; b < klen; b++)
+			key[b] = (uint8_t)kv_rand_next(&st);
+		for (size_t b = 0; b < vlen; b += 8)
+			val[b] = (uint8_t)kv_rand_next(&st);
+		if (gran + 2 * n + 64 > ng)
+			break;
+		w = rnd_word(&st, gran, klen, vlen);
+		if (kind < 60 || kind >= 95) { /* live */
+			put_block_w(s, (int64_t)empty_slot(s, &st), w, key, klen, val, vlen, 0, 1, 0);
+			named[i % 64] = w;
+			gran += n;
+		} else if (kind < 72) { /* unfinished PUT (or DEL): its predecessor unnamed */
+			int del = kind >= 70, after = (int)rnd(&st, 2);
+			uint64_t pg = after ? gran + n : gran, wg = after ? gran : gran + n;
+
+			p = rnd_word(&st, pg, klen, vlen);
+			put_block_w(s, -1, p, key, klen, val, vlen, 0, 1, 0);
+			w = rnd_word(&st, wg, klen, del ? 0 : vlen);
+			put_block_w(s, (int64_t)empty_slot(s, &st), w, key, klen, val, del ? 0 : vlen,
+				    del ? KV_BLOCK_TOMBSTONE : 0, 0, p);
+			named[i % 64] = w;
+			gran += 2 * n;
+		} else if (kind < 76) { /* committed DEL, torn, retired and named */
+			put_block_w(s, (int64_t)empty_slot(s, &st), w, key, klen,
+				    val, kind == 72 ? 0 : vlen, kind == 72 ? KV_BLOCK_TOMBSTONE : 0,
+				    kind == 75 ? 2 : 1, 0);
+			if (kind == 73 || kind == 74)
+				s->mem[kv_block_off(&s->g, w) + rnd(&st, KV_BLOCK_HDR + klen + vlen)] ^=
+					(uint8_t)(1 + rnd(&st, 255));
+			gran += n;
+		} else if (kind < 80) { /* stale: nobody names it */
+			put_block_w(s, -1, w, key, klen, val, vlen, 0, (int)rnd(&st, 3), 0);
+			gran += n;
+		} else if (kind < 85) { /* a gap of junk */
+			uint64_t len = 1 + rnd(&st, 40);
+
+			for (uint64_t b = 0; b < len * KV_GRANULE; b++)
+				s->mem[kv_block_off(&s->g, w) + b] = (uint8_t)kv_rand_next(&st);
+			gran += len;
+		} else if (kind < 88) { /* a garbage word of any kind */
+			set_word(s, empty_slot(s, &st), kv_rand_next(&st) >> rnd(&st, 3));
+		} else if (kind < 90) { /* a garbage block word, anywhere, of any length */
+			set_word(s, empty_slot(s, &st),
+				 kv_word_block(1, 2, (unsigned)rnd(&st, kind == 88 ? 40 : 1024),
+					       rnd(&st, ng + 8)));
+		} else if (kind < 93) {
+			set_word(s, empty_slot(s, &st), kv_word_claim(3, (uint16_t)rnd(&st, 99)));
+		} else if (named[(i + 1) % 64]) { /* a word named twice */
+			set_word(s, empty_slot(s, &st), named[(i + 1) % 64]);
+		}
+	}
+	for (unsigned i = 0, base = (unsigned)rnd(&st, (uint32_t)(ng / 2)); i < crowd; i++)
+		set_word(s, empty_slot(s, &st),
+			 kv_word_block(5, 6, 2 + (unsigned)rnd(&st, 8), base + rnd(&st, 64)));
+}
+
+/* Two recoveries of the same store did the same, to the byte. */
+static void assert_same(const struct store *s1, const struct kv_recover_report *r1,
+			const struct store *s2, const struct kv_recover_report *r2, size_t slab,
+			bool overlaps_exact)
+{
+	ck_assert_uint_eq(r1->items, r2->items);
+	ck_assert_uint_eq(r1->claims_cleared, r2->claims_cleared);
+	ck_assert_uint_eq(r1->writes_finished, r2->writes_finished);
+	ck_assert_uint_eq(r1->tombs_cleared, r2->tombs_cleared);
+	ck_assert_uint_eq(r1->bad_words, r2->bad_words);
+	ck_assert_uint_eq(r1->bad_blocks, r2->bad_blocks);
+	if (overlaps_exact)
+		ck_assert_uint_eq(r1->overlaps, r2->overlaps);
+	else
+		ck_assert_uint_eq(!r1->overlaps, !r2->overlaps);
+	ck_assert(memcmp(s1->mem, s2->mem, slab) == 0);
+	ck_assert_uint_eq(s1->a.st.free, s2->a.st.free);
+	ck_assert_uint_eq(s2->a.st.held, 0);
+	ck_assert(memcmp(s1->a.free, s2->a.free, s1->a.nwords * 8) == 0);
+}
+
+/*
+ * Random stores, recovered three ways from the same bytes: by the walk in
+ * index order (the reference), by kv_recover, and by kv_recover_mem with room
+ * for a few hundred words at a time (many groups). All three must leave the
+ * same slab and the same allocator and count the same, but for which
+ * overlaps count (the order decides; whether there are any does not).
+ */
+START_TEST(test_recover_as_index_order)
+{
+	/* The first store is large enough for ranges of 2^10 granules (a sort
+	 * in two digits), and it has a range crowded past its granules (the
+	 * heap sort); the others are small and quick, with ranges of 2^7
+	 * granules, the second crowded with blocks of tiny values (a sort in
+	 * one digit). */
+	const size_t slab = _i == 0 ? 40u << 20 : 6u << 20;
+	struct store s[3];
+	struct kv_recover_report r[3];
+
+	store_new_sized(&s[0], slab, slab / 16);
+	store_new_sized(&s[1], slab, slab / 16);
+	store_new_sized(&s[2], slab, slab / 16);
+	random_store(&s[0], 1000 + (uint64_t)_i, _i == 0 ? 60000 : 15000, _i == 0 ? 3000 : 0,
+		     _i == 1 ? 12 : 4096);
+	memcpy(s[1].mem, s[0].mem, slab);
+	memcpy(s[2].mem, s[0].mem, slab);
+	ref_recover(s[0].mem, &s[0].g, &s[0].a, &r[0]);
+	ck_assert_int_eq(kv_recover(s[1].mem, &s[1].g, &s[1].a, &r[1]), 0);
+	ck_assert_int_eq(kv_recover_mem(s[2].mem, &s[2].g, &s[2].a, &r[2], 16 * 300), 0);
+	/* The stores had a bit of everything. */
+	ck_assert_uint_gt(r[0].items, 1000);
+	ck_assert_uint_gt(r[0].claims_cleared, 0);
+	ck_assert_uint_gt(r[0].writes_finished, 0);
+	ck_assert_uint_gt(r[0].tombs_cleared, 0);
+	ck_assert_uint_gt(r[0].bad_words, 0);
+	ck_assert_uint_gt(r[0].bad_blocks, 0);
+	ck_assert_uint_gt(r[0].overlaps, 0);
+	assert_same(&s[0], &r[0], &s[1], &r[1], slab, false);
+	assert_same(&s[1], &r[1], &s[2], &r[2], slab, true);
+	/* And again: nothing left to do, nothing changes. */
+	for (int k = 1; k < 3; k++) {
+		kv_alloc_free(&s[k].a);
+		ck_assert_int_eq(kv_alloc_init(&s[k].a, kv_data_granules(&s[k].g)), 0);
+	}
+	memcpy(s[0].mem, s[1].mem, slab);
+	ck_assert_int_eq(kv_recover(s[1].mem, &s[1].g, &s[1].a, &r[1]), 0);
+	ck_assert_int_eq(kv_recover_mem(s[2].mem, &s[2].g, &s[2].a, &r[2], 16 * 300), 0);
+	ck_assert_uint_eq(r[1].writes_finished + r[1].tombs_cleared + r[1].claims_cleared, 0);
+	ck_assert(memcmp(s[0].mem, s[1].mem, slab) == 0);
+	assert_same(&s[1], &r[1], &s[2], &r[2], slab, true);
+	for (int k = 0; k < 3; k++)
+		store_free(&s[k]);
+}
+END_TEST
+
 /* The store file's header: a round trip, and every way a file is refused. */
 START_TEST(test_file_header)
 {
@@ -173,6 +462,7 @@ START_TEST(test_file_header)
 	uint8_t buf[KV_FILE_HDR], copy[KV_FILE_HDR];
 	char err[160];
 
+	memset(&d, 0, sizeof(d)); /* its geometry is compared whole, padding too */
 	store_new(&s);
 	h.geo = s.g;
 	kv_file_header_encode(buf, &h);
@@ -227,6 +517,9 @@ static Suite *recover_suite(void)
 	tcase_add_test(tc, test_recover_all_cases);
 	tcase_add_test(tc, test_recover_overlap);
 	tcase_add_test(tc, test_recover_idempotent);
+	tcase_add_test(tc, test_recover_region_edges);
+	tcase_add_loop_test(tc, test_recover_as_index_order, 0, 4);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_file_header);
 	suite_add_tcase(s, tc);
 	return s;
