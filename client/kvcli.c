@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kv_base.h"
+#include "kv_batchparse.h"
 #include "kv_cli.h"
 #include "kv_debug.h"
 #include "kv_parse.h"
@@ -189,43 +190,37 @@ static const char *kv__batch_reason(kv_client *c, int err, size_t klen, char *bu
 static int kv__batch_line(kv_client *c, char *line, char *vbuf, size_t vcap)
 {
 	char reason[320];
-	char *sp = strchr(line, ' ');
-	const char *key = sp ? sp + 1 : "";
+	struct kv_batch_req r;
 	size_t vlen = 0;
 	int ret;
 
-	if (sp)
-		*sp = '\0';
-	if (!strcmp(line, "put")) {
-		char *vsp = strchr(key, ' ');
-
-		if (!vsp) {
-			printf("ERROR usage: put KEY VALUE\n");
-			return 0;
-		}
-		*vsp = '\0';
-		ret = kv_put(c, key, strlen(key), vsp + 1, strlen(vsp + 1));
+	switch (kv_batch_parse(line, strlen(line), &r)) {
+	case KV_BATCH_PUT:
+		ret = kv_put(c, r.key, r.klen, r.val, r.vlen);
 		if (!ret)
 			printf("OK\n");
-	} else if (!strcmp(line, "get") && sp) {
-		ret = kv_get(c, key, strlen(key), vbuf, vcap, &vlen);
+		break;
+	case KV_BATCH_GET:
+		ret = kv_get(c, r.key, r.klen, vbuf, vcap, &vlen);
 		if (!ret) {
 			fputs("VALUE ", stdout);
 			fwrite(vbuf, 1, vlen, stdout);
 			putchar('\n');
 		}
-	} else if (!strcmp(line, "del") && sp) {
-		ret = kv_del(c, key, strlen(key));
+		break;
+	case KV_BATCH_DEL:
+		ret = kv_del(c, r.key, r.klen);
 		if (!ret)
 			printf("OK\n");
-	} else {
-		printf("ERROR unknown command; expected put KEY VALUE, get KEY or del KEY\n");
+		break;
+	default:
+		printf("ERROR %s\n", r.error);
 		return 0;
 	}
 	if (ret == -ENOENT)
 		printf("NOT_FOUND\n");
 	else if (ret)
-		printf("ERROR %s\n", kv__batch_reason(c, ret, strlen(key), reason, sizeof(reason)));
+		printf("ERROR %s\n", kv__batch_reason(c, ret, r.klen, reason, sizeof(reason)));
 	return ret;
 }
 
