@@ -22,9 +22,6 @@
  * the least) is done in groups of ranges, each group with one more pass over
  * the index. Everything is allocated before anything in the slab changes,
  * so -ENOMEM leaves the store as it was.
- *
- * The pages walked are mapped in ahead, many at a call (a store file's pages
- * are in the page cache, not yet in this process's page tables).
  */
 #include "kv_recover.h"
 
@@ -32,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "kv_base.h"
 #include "kv_index.h"
@@ -40,9 +36,7 @@
 #define KV_RECOVER_RANGES_LOG 12       /* at most 4 Ki ranges of the data region */
 #define KV_RECOVER_MIN_MEM (64u << 20) /* bytes of named words at a time, at least */
 #define KV_RECOVER_AHEAD 16            /* blocks prefetched ahead */
-#define KV_RECOVER_WORDS_AHEAD 256     /* index words prefetched ahead (2 KiB) */
 #define KV_RECOVER_SMALL 24            /* a range this short: insertion sort */
-#define KV_RECOVER_GAP (64u << 10)     /* blocks this close: one span to map in */
 
 /* A block word and where it is in the index. */
 struct kv__named {
@@ -52,15 +46,6 @@ struct kv__named {
 static uint64_t *kv__word_at(uint8_t *slab, const struct kv_geometry *g, uint64_t i)
 {
 	return (uint64_t *)(void *)(slab + kv_word_off(g, i));
-}
-
-/* Walking the index front to back: ask for the words a little ahead, once a
- * cache line (the hardware's prefetch stops at the end of each page). */
-static inline void kv__prefetch_words(const uint8_t *slab, const struct kv_geometry *g, uint64_t i,
-				      uint64_t nw)
-{
-	if (i % 8 == 0 && i + KV_RECOVER_WORDS_AHEAD < nw)
-		__builtin_prefetch(slab + kv_word_off(g, i + KV_RECOVER_WORDS_AHEAD));
 }
 
 /*
@@ -277,8 +262,9 @@ struct kv__recovery {
 
 /*
  * The gathered words: written all over (one stream a range), so on huge
- * pages if the kernel gives them (far fewer faults and TLB misses), faulted
- * in at once. NULL when there is no memory.
+ * pages if the kernel gives them: far fewer faults and TLB misses (1 GiB
+ * of 6 M small items, on the host: about 0.6 s of CPU on 4 KiB pages, 0.4 s
+ * on huge ones). NULL when there is no memory.
  */
 static void *kv__big_alloc(size_t len)
 {
@@ -286,54 +272,8 @@ static void *kv__big_alloc(size_t len)
 
 	if (p == MAP_FAILED)
 		return NULL;
-	(void)madvise(p, len, MADV_HUGEPAGE); /* hints; either may be refused */
-#ifdef MADV_POPULATE_WRITE
-	(void)madvise(p, len, MADV_POPULATE_WRITE);
-#endif
+	(void)madvise(p, len, MADV_HUGEPAGE); /* a hint; may be refused */
 	return p;
-}
-
-/*
- * Map in the pages of [@p, @p + @len) that are not yet (a hint, errors
- * ignored): a store file's pages are in the page cache but not in this
- * process's page tables, and one call for many pages costs far less than a
- * fault each.
- */
-static void kv__map_in(const uint8_t *p, uint64_t len)
-{
-#ifdef MADV_POPULATE_READ
-	long ps = sysconf(_SC_PAGESIZE);
-	uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096, a, e;
-
-	a = (uintptr_t)p & ~(page - 1);
-	e = ((uintptr_t)p + len + page - 1) & ~(page - 1);
-	(void)madvise((void *)a, e - a, MADV_POPULATE_READ);
-#else
-	(void)p;
-	(void)len;
-#endif
-}
-
-/* Map in the blocks of @v[0..n), sorted, in spans of blocks at most
- * KV_RECOVER_GAP apart. */
-static void kv__map_in_blocks(uint8_t *slab, const struct kv_geometry *g,
-			      const struct kv__named *v, size_t n)
-{
-	uint64_t from = 0, to = 0;
-
-	for (size_t k = 0; k < n; k++) {
-		uint64_t off = kv_block_off(g, v[k].w), end = off + kv_block_read_len(g, v[k].w);
-
-		if (k && off > to + KV_RECOVER_GAP) {
-			kv__map_in(slab + from, to - from);
-			from = off;
-		} else if (!k) {
-			from = off;
-		}
-		to = end > to ? end : to;
-	}
-	if (n)
-		kv__map_in(slab + from, to - from);
 }
 
 /*
@@ -350,10 +290,8 @@ static void kv__gather(struct kv__recovery *x, uint64_t r0, uint64_t r1, bool fi
 	uint64_t nw = kv_nwords(g), gr0 = r0 << x->shift, gr1 = r1 << x->shift;
 
 	for (uint64_t i = 0; i < nw; i++) {
-		uint64_t *wp = kv__word_at(x->slab, g, i), w, gran;
+		uint64_t *wp = kv__word_at(x->slab, g, i), w = *wp, gran;
 
-		kv__prefetch_words(x->slab, g, i, nw);
-		w = *wp;
 		switch (kv_word_kind(w)) {
 		case KV_WORD_EMPTY:
 			continue;
@@ -394,7 +332,6 @@ static void kv__recover_ranges(struct kv__recovery *x, uint64_t r0, uint64_t r1)
 		struct kv__named *v = x->named + x->start[rg];
 
 		kv__sort_range(v, n, x->shift, x->tmp, x->ntmp);
-		kv__map_in_blocks(x->slab, g, v, n);
 		for (size_t k = 0; k < n; k++) {
 			if (k + KV_RECOVER_AHEAD < n) { /* its first two lines */
 				const uint8_t *b = x->slab + kv_block_off(g, v[k + KV_RECOVER_AHEAD].w);
@@ -430,12 +367,9 @@ int kv_recover_mem(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *
 		goto out;
 
 	/* Count the block words naming each range (reading only). */
-	kv__map_in(slab + g->index_off, nw * 8);
 	for (uint64_t i = 0; i < nw; i++) {
-		uint64_t w;
+		uint64_t w = *kv__word_at(slab, g, i);
 
-		kv__prefetch_words(slab, g, i, nw);
-		w = *kv__word_at(slab, g, i);
 		if (kv__named_block(x.ngran, w))
 			x.count[kv_word_gran(w) >> x.shift]++;
 	}
