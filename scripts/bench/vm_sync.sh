@@ -4,7 +4,7 @@
 # Soft-RoCE VM (busybox ash). From the repository root, after the build:
 #
 #   scripts/vm/run.sh --bin build/bin --out build/sync-out --timeout 900 \
-#       --step-timeout 800 --extra "$(command -v strace)" scripts/bench/vm_sync.sh
+#       --step-timeout 850 --extra "$(command -v strace)" scripts/bench/vm_sync.sh
 #
 # The "# kvvm-disk:" line above makes run.sh attach a fresh ext4 disk
 # (virtio-blk, mounted at $KV_DISK). With strace among the extras, each
