@@ -241,14 +241,6 @@ static void kv__on_timer(struct kv_server *s)
 	}
 	released = kv_sweep_step(&s->sweep, step < n ? step : n, kv_now_ns());
 	kv__keepalive(s, kv_now_ns());
-	if (s->slab.map && s->opts.sync_ms &&
-	    kv_now_ns() - s->last_sync_ns >= s->opts.sync_ms * 1000000ull) {
-		int r = kv_slab_sync(&s->slab); /* the page cache to disk */
-
-		if (r)
-			kv__srv_err("syncing %s: %s", s->opts.file, strerror(-r));
-		s->last_sync_ns = kv_now_ns();
-	}
 	if (s->relisten)
 		kv__relisten(s);
 	if (released)
@@ -442,7 +434,6 @@ static int kv__open_store(struct kv_server *s, bool created)
 	s->fhdr.clean = 0;
 	if ((ret = kv_slab_write_header(&s->slab, &s->fhdr)))
 		kv__srv_err("writing the header of %s: %s", s->opts.file, strerror(-ret));
-	s->last_sync_ns = kv_now_ns();
 	return ret;
 }
 
@@ -509,6 +500,11 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	}
 	if (o->file && (ret = kv__open_store(s, created)))
 		goto fail;
+	if (o->file && ((ret = kv_syncer_init(&s->syncer, &s->slab, o->sync_ms)) ||
+			(ret = kv_syncer_start(&s->syncer)))) {
+		kv__srv_err("starting the syncer of %s: %s", o->file, strerror(-ret));
+		goto fail;
+	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || (ret = kv__signals(s))) {
 		ret = ret ? ret : -errno;
@@ -605,13 +601,15 @@ void kv_server_destroy(struct kv_server *s)
 		close(s->epfd);
 	kv_sweep_free(&s->sweep);
 	kv_auth_free(&s->auth);
+	kv_syncer_stop(&s->syncer);
 	if (s->slab.map && s->fhdr.generation) { /* a clean stop: all on disk */
-		int ret = kv_slab_sync(&s->slab);
+		int ret = s->syncer.hash ? kv_syncer_pass(&s->syncer) : kv_slab_sync(&s->slab);
 
 		s->fhdr.clean = ret == 0;
 		if (ret || (ret = kv_slab_write_header(&s->slab, &s->fhdr)))
 			kv__srv_err("syncing %s: %s", s->opts.file, strerror(-ret));
 	}
+	kv_syncer_free(&s->syncer);
 	kv_slab_free(&s->slab);
 	free(s);
 }
@@ -669,4 +667,16 @@ void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st)
 	st->leases_broken = s->sweep.fenced;
 	st->sweep_passes = s->sweep.passes;
 	st->protocol_errors = s->protocol_errors;
+	st->auth_failures = s->auth_failures;
+	if (s->syncer.hash) {
+		struct kv_syncer_stats ss;
+
+		kv_syncer_stats(&s->syncer, &ss);
+		st->file = true;
+		st->sync_passes = ss.passes;
+		st->sync_pages_dirtied = ss.pages_dirtied;
+		st->sync_errors = ss.errors;
+		st->sync_last_ms = ss.last_ms;
+		st->sync_max_ms = ss.max_ms;
+	}
 }

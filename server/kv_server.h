@@ -85,6 +85,10 @@ struct kv_server_stats {
 	uint64_t leases_broken;
 	uint64_t sweep_passes;
 	uint64_t protocol_errors;
+	uint64_t auth_failures;       /* handshakes refused, or not done in time */
+	bool file;                    /* a store file: the sync fields count */
+	uint64_t sync_passes, sync_pages_dirtied, sync_errors;
+	double sync_last_ms, sync_max_ms;
 };
 
 void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st);

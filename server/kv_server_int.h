@@ -18,6 +18,7 @@
 #include "kv_sweep.h"
 #include "kv_file.h"
 #include "kv_auth.h"
+#include "kv_syncer.h"
 
 #define KV_RECV_DEPTH 4
 #define KV_MAX_CLIENT_ID 65535
@@ -71,7 +72,6 @@ struct kv_server {
 	struct kv_server_opts opts;
 	struct kv_slab slab;
 	struct kv_file_header fhdr; /* of the store file (--file) */
-	uint64_t last_sync_ns;      /* when the file was last synced */
 	struct kv_geometry geo;
 	struct kv_sweep sweep;      /* claims, leases, client ids, data space */
 	struct rdma_event_channel *ec;
@@ -94,6 +94,7 @@ struct kv_server {
 	bool relisten;              /* the listener must be made again */
 	bool stop;
 	struct kv_auth_db auth;     /* --auth-file's users (none: open store) */
+	struct kv_syncer syncer;    /* --file: changed pages to disk, its own thread */
 	uint32_t nlive;             /* connections in the list, at any stage */
 	uint64_t auth_failures;     /* handshakes refused or timed out */
 };

@@ -69,6 +69,14 @@ char *kv_stats_to_json(const struct kv_server_stats *st)
 	json_object_set_new(o, "leases_broken", JI(st->leases_broken));
 	json_object_set_new(o, "sweep_passes", JI(st->sweep_passes));
 	json_object_set_new(o, "protocol_errors", JI(st->protocol_errors));
+	json_object_set_new(o, "auth_failures", JI(st->auth_failures));
+	if (st->file) { /* kvserver --file: its syncer's passes */
+		json_object_set_new(o, "sync_passes", JI(st->sync_passes));
+		json_object_set_new(o, "sync_pages_dirtied", JI(st->sync_pages_dirtied));
+		json_object_set_new(o, "sync_errors", JI(st->sync_errors));
+		json_object_set_new(o, "sync_last_ms", json_real(st->sync_last_ms));
+		json_object_set_new(o, "sync_max_ms", json_real(st->sync_max_ms));
+	}
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	return text;

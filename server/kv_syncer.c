@@ -1,0 +1,151 @@
+/* kv_syncer.c - a store file's changed pages to disk (kv_syncer.h). */
+#include "kv_syncer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "kv_base.h"
+
+int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval_ms)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	memset(sy, 0, sizeof(*sy));
+	sy->slab = slab;
+	sy->interval_ms = interval_ms;
+	sy->page = ps > 0 ? (size_t)ps : 4096;
+	sy->npages = (slab->map_len + sy->page - 1) / sy->page;
+	sy->hash = calloc(sy->npages ? sy->npages : 1, sizeof(*sy->hash));
+	sy->first = true;
+	pthread_mutex_init(&sy->mu, NULL);
+	pthread_cond_init(&sy->cv, NULL);
+	return sy->hash ? 0 : -ENOMEM;
+}
+
+int kv_syncer_pass(struct kv_syncer *sy)
+{
+	uint64_t t0 = kv_now_ns(), dirtied = 0, dt;
+	int ret = 0;
+
+	if (!sy->slab || !sy->slab->map)
+		return 0;
+	for (size_t i = 0; i < sy->npages; i++) {
+		uint8_t *p = sy->slab->map + i * sy->page;
+		size_t len = sy->slab->map_len - i * sy->page;
+		uint64_t h = XXH3_64bits(p, len < sy->page ? len : sy->page);
+
+		if (h == sy->hash[i] && !sy->first)
+			continue;
+		sy->hash[i] = h;
+		/* A write that changes nothing, but marks the page dirty (a write
+		 * fault on a page written back and write-protected since). */
+		__atomic_fetch_add((uint64_t *)(void *)p, 0, __ATOMIC_SEQ_CST);
+		dirtied++;
+	}
+	sy->first = false;
+	if (msync(sy->slab->map, sy->slab->map_len, MS_SYNC))
+		ret = -errno;
+	dt = kv_now_ns() - t0;
+	pthread_mutex_lock(&sy->mu);
+	sy->passes++;
+	sy->pages_dirtied += dirtied;
+	sy->last_ns = dt;
+	if (dt > sy->max_ns)
+		sy->max_ns = dt;
+	if (ret) {
+		sy->errors++;
+		sy->last_err = ret;
+	}
+	pthread_mutex_unlock(&sy->mu);
+	return ret;
+}
+
+static void *kv__syncer_main(void *arg)
+{
+	struct kv_syncer *sy = arg;
+
+	pthread_mutex_lock(&sy->mu);
+	while (!sy->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += sy->interval_ms / 1000;
+		ts.tv_nsec += (long)(sy->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!sy->stop && pthread_cond_timedwait(&sy->cv, &sy->mu, &ts) != ETIMEDOUT)
+			;
+		if (sy->stop)
+			break;
+		pthread_mutex_unlock(&sy->mu);
+		kv_syncer_pass(sy);
+		pthread_mutex_lock(&sy->mu);
+	}
+	pthread_mutex_unlock(&sy->mu);
+	return NULL;
+}
+
+int kv_syncer_start(struct kv_syncer *sy)
+{
+	int ret;
+
+	sigset_t all, old;
+
+	if (!sy->interval_ms || !sy->slab->map)
+		return 0;
+	/* Signals are the event loop's (signalfd): the thread takes none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&sy->thread, NULL, kv__syncer_main, sy);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	sy->running = true;
+	return 0;
+}
+
+void kv_syncer_stop(struct kv_syncer *sy)
+{
+	if (!sy->running)
+		return;
+	pthread_mutex_lock(&sy->mu);
+	sy->stop = true;
+	pthread_cond_signal(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	pthread_join(sy->thread, NULL);
+	sy->running = false;
+}
+
+void kv_syncer_free(struct kv_syncer *sy)
+{
+	if (!sy->hash)
+		return;
+	kv_syncer_stop(sy);
+	free(sy->hash);
+	sy->hash = NULL;
+	pthread_mutex_destroy(&sy->mu);
+	pthread_cond_destroy(&sy->cv);
+}
+
+void kv_syncer_stats(struct kv_syncer *sy, struct kv_syncer_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!sy->hash)
+		return;
+	pthread_mutex_lock(&sy->mu);
+	st->passes = sy->passes;
+	st->pages_dirtied = sy->pages_dirtied;
+	st->errors = sy->errors;
+	st->last_ms = (double)sy->last_ns / 1e6;
+	st->max_ms = (double)sy->max_ns / 1e6;
+	pthread_mutex_unlock(&sy->mu);
+}

@@ -1,0 +1,66 @@
+/*
+ * kv_syncer.h - getting a store file's one-sided writes to disk.
+ *
+ * The RDMA device writes into the slab's pages without the kernel knowing:
+ * once a page of a file on a disk filesystem has been written back, it is
+ * clean, and nothing the device writes into it afterwards makes it dirty
+ * again (measured on ext4, tests/vm/store_disk.sh), so msync alone would
+ * write nothing. The syncer finds the pages that changed since its last
+ * pass (an XXH3 of every page, kept in server memory) and makes each dirty
+ * again with a CPU write that changes nothing (an atomic add of 0 to its
+ * first word, atomic with respect to the device's and the sweep's writes),
+ * then msyncs. It runs on a thread of its own, so the event loop never
+ * waits for the disk. A write that lands after a page was hashed is found
+ * by the next pass: what a power loss can lose is bounded by the interval
+ * plus the length of one pass.
+ */
+#ifndef KV_SYNCER_H
+#define KV_SYNCER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_slab.h"
+
+struct kv_syncer {
+	struct kv_slab *slab;
+	uint64_t *hash;        /* per page of the mapping */
+	size_t npages, page;
+	bool first;            /* the first pass dirties every page */
+	uint32_t interval_ms;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	/* Read with kv_syncer_stats (under mu). */
+	uint64_t passes, pages_dirtied, errors;
+	uint64_t last_ns, max_ns;  /* the duration of a pass, msync included */
+	int last_err;
+};
+
+struct kv_syncer_stats {
+	uint64_t passes, pages_dirtied, errors;
+	double last_ms, max_ms;
+};
+
+/* Set up for @slab (a store file's); 0 or -ENOMEM. No thread yet. */
+int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval_ms);
+
+/* Start the thread that passes every interval (not for interval 0). */
+int kv_syncer_start(struct kv_syncer *sy);
+
+/* One pass, on the caller's thread: find changed pages, dirty them, msync.
+ * 0 or -errno. Not while the thread runs (stop it first). */
+int kv_syncer_pass(struct kv_syncer *sy);
+
+/* Stop and join the thread, if it runs. */
+void kv_syncer_stop(struct kv_syncer *sy);
+
+/* Stop and join the thread (if any); free. Safe on a zeroed struct. */
+void kv_syncer_free(struct kv_syncer *sy);
+
+void kv_syncer_stats(struct kv_syncer *sy, struct kv_syncer_stats *st);
+
+#endif
