@@ -33,6 +33,9 @@ static void kv__cli_usage(FILE *f)
 	      "                   server broke the claim past its lease and dropped us\n"
 	      "  debug-vanish MS  (testing only) destroy our queue pair without telling the\n"
 	      "                   server, print VANISHED, sleep MS ms: a host that died\n"
+	      "  debug-stall-auth MS  (testing only) connect, then do not answer the\n"
+	      "                   server's challenge for MS ms: DROPPED AFTER <ms> (exit 0),\n"
+	      "                   or STILL CONNECTED (exit 3)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -a, --addr ADDR  server address (default: $KV_ADDR)\n"
@@ -60,6 +63,7 @@ static const struct {
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
 	{"debug-send-raw", KV_CMD_SEND_RAW}, {"debug-hold-lock", KV_CMD_HOLD_LOCK},
 	{"debug-vanish", KV_CMD_VANISH}, {"dump", KV_CMD_DUMP}, {"restore", KV_CMD_RESTORE},
+	{"debug-stall-auth", KV_CMD_STALL_AUTH},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)

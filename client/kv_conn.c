@@ -199,6 +199,36 @@ kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wi
 	return c;
 }
 
+static unsigned kv__stall_auth_ms, *kv__stall_dropped_ms;
+
+void kv_debug_stall_auth(unsigned ms, unsigned *dropped_ms)
+{
+	kv__stall_auth_ms = ms;
+	kv__stall_dropped_ms = dropped_ms;
+}
+
+/* kv_debug_stall_auth(): wait at the challenge for a disconnect. */
+static int kv__stall_at_challenge(kv_client *c, const char *where)
+{
+	uint64_t t0 = kv_now_ns();
+	struct pollfd pfd = {.fd = c->ec->fd, .events = POLLIN};
+	struct rdma_cm_event *ev;
+
+	if (poll(&pfd, 1, (int)kv__stall_auth_ms) > 0 && !rdma_get_cm_event(c->ec, &ev)) {
+		unsigned ms = (unsigned)((kv_now_ns() - t0) / 1000000);
+
+		kv__seterr(c, "%s: dropped by the server after %u ms at its challenge (%s)",
+			   where, ms, rdma_event_str(ev->event));
+		rdma_ack_cm_event(ev);
+		if (kv__stall_dropped_ms)
+			*kv__stall_dropped_ms = ms;
+		return -ECONNRESET;
+	}
+	kv__seterr(c, "%s: still connected after %u ms at the challenge", where,
+		   kv__stall_auth_ms);
+	return -ETIMEDOUT;
+}
+
 /*
  * The server asked who we are (a CHALLENGE of @len bytes in msg_recv):
  * answer with our name, a nonce and the MAC, and take the WELCOME: its
@@ -217,6 +247,8 @@ static int kv__authenticate(kv_client *c, size_t len, const char *where)
 		kv__seterr(c, "%s: malformed challenge (%zu bytes)", where, len);
 		return -EPROTO;
 	}
+	if (kv__stall_auth_ms)
+		return kv__stall_at_challenge(c, where);
 	if (!c->user[0]) {
 		kv__seterr(c, "%s: not authorized: the server requires a user; set KV_USER and "
 			   "KV_SECRET, or give --user and --secret-file", where);

@@ -45,4 +45,12 @@ int kv_debug_send_raw(kv_client *c, const void *msg, size_t len);
  */
 int kv_debug_vanish(kv_client *c);
 
+/*
+ * Make the next kv_connect() stall at the server's challenge for up to @ms
+ * instead of answering, as a client that never authenticates does. It then
+ * fails with -ECONNRESET if the server dropped it meanwhile (*dropped_ms
+ * says when), or -ETIMEDOUT if it is still connected. 0 turns it off.
+ */
+void kv_debug_stall_auth(unsigned ms, unsigned *dropped_ms);
+
 #endif

@@ -392,6 +392,9 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 	case KV_CMD_VANISH:
 		return kv__need_args(o, 1, "debug-vanish MS") ? KV_EXIT_USAGE
 			: kv__check_ms("debug-vanish", o->argv[0]);
+	case KV_CMD_STALL_AUTH:
+		return kv__need_args(o, 1, "debug-stall-auth MS") ? KV_EXIT_USAGE
+			: kv__check_ms("debug-stall-auth", o->argv[0]);
 	case KV_CMD_DUMP:
 	case KV_CMD_RESTORE:
 		return kv_dump_usage(o);
@@ -418,6 +421,22 @@ int main(int argc, char **argv)
 	    !o.argv[0][0]) {
 		kv__say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
+	}
+	if (o.cmd == KV_CMD_STALL_AUTH) { /* connecting is the whole command */
+		unsigned dropped = 0;
+
+		kv_debug_stall_auth((unsigned)strtoul(o.argv[0], NULL, 10), &dropped);
+		ret = kv_connect(&c, o.addr, o.port,
+				 &(struct kv_connect_opts){.timeout_ms = o.timeout_ms}, err,
+				 sizeof(err));
+		kv_close(c);
+		if (ret == -ECONNRESET) {
+			printf("DROPPED AFTER %u\n", dropped);
+			return 0;
+		}
+		printf("%s\n", ret == -ETIMEDOUT ? "STILL CONNECTED" : "NO CHALLENGE");
+		kv__say("debug-stall-auth: %s", err);
+		return ret ? KV_EXIT_TRANSPORT : KV_EXIT_USAGE;
 	}
 	/* A batch answers a request during an outage at once (ERROR) rather
 	 * than holding it until the server is back: it gives each request at

@@ -5,7 +5,8 @@
 # that skip the library's role check) are refused by the device with a
 # remote access error, the value unchanged and the server and others fine;
 # unauthenticated connect churn beside an authorised batch: every
-# authorised request answered, no descriptors leaked; no secret in the log.
+# authorised request answered, no descriptors leaked; a client silent at the
+# challenge dropped after about 2 s; no secret in the log.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$KV_LIB"
 A=/tmp/users
@@ -74,6 +75,17 @@ RO="--user reader --secret-file /tmp/reader.secret"
 	expect_exit 1 kvcli $RW get newkey
 	expect_exit 0 kvcli $RW put newkey fine
 	[ "$(kvcli $RO get newkey)" = fine ] || fail "ro get after the raw attempts"
+
+	# A client that connects and never answers the challenge is dropped
+	# after about 2 s, and holds nobody up meanwhile.
+	kvcli debug-stall-auth 8000 >/tmp/stall.out 2>/tmp/stall.err &
+	staller=$!
+	sleep 0.5
+	expect_exit 0 kvcli $RW put during-stall yes
+	wait "$staller" || fail "debug-stall-auth exit $?: $(cat /tmp/stall.out /tmp/stall.err)"
+	ms=$(sed -n 's/^DROPPED AFTER //p' /tmp/stall.out)
+	log "a client silent at the challenge: dropped after $ms ms"
+	[ "$ms" -ge 1500 ] && [ "$ms" -le 5000 ] || fail "dropped after $ms ms, not about 2 s"
 
 	# Unauthenticated connects beside an authorised batch.
 	sleep 1
