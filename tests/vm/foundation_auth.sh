@@ -90,6 +90,7 @@ RO="--user reader --secret-file /tmp/reader.secret"
 	# Unauthenticated connects beside an authorised batch.
 	sleep 1
 	fd0=$(fd_count "$SERVER_PID")
+	rss0=$(rss_kb "$SERVER_PID")
 	awk 'BEGIN { for (i = 0; i < 300; i++) printf "get k\n" }' |
 		kvcli $RW batch >/tmp/auth_batch.out 2>/tmp/auth_batch.err &
 	batch=$!
@@ -109,6 +110,9 @@ RO="--user reader --secret-file /tmp/reader.secret"
 	done
 	log "server fds: $fd0 before 40 unauthenticated connects, $(fd_count "$SERVER_PID") after"
 	[ "$(fd_count "$SERVER_PID")" -le "$fd0" ] || fail "descriptors leaked"
+	rss1=$(rss_kb "$SERVER_PID")
+	log "server RSS: $rss0 KiB before, $rss1 KiB after"
+	[ "$rss1" -le $((rss0 + 1024)) ] || fail "the server's memory grew by $((rss1 - rss0)) KiB"
 }
 
 stats=$(kvcli $RO stats) || fail "ro stats"
