@@ -2,10 +2,16 @@
 """Turn the VM benchmark's results.json (scripts/bench/vm_bench.sh) into
 docs/benchmarks.md, docs/benchmarks.json (results plus the checked targets)
 and the data file of docs/img/latency.png (scripts/bench/latency.gp); print
-the ratios table. Called by scripts/bench/run.sh. Standard library only."""
+the ratios table. Called by scripts/bench/run.sh. Standard library only.
+
+The syncing benchmark (scripts/bench/vm_sync.sh) is run and written up by hand
+in docs/benchmarks-sync.md, which this script never touches: it ends
+benchmarks.md with a section that links to that file (when it exists beside
+--md)."""
 import argparse
 import datetime
 import json
+import os
 
 
 def dig(d, *path):
@@ -604,12 +610,33 @@ def sweep_explain(r):
             " that share is not measured here.")
 
 
+def sync_section(md_path, sync_path):
+    """The closing section of benchmarks.md: a link to the hand-written
+    syncing results (sync_path), or "" if there is no such file."""
+    if not os.path.exists(sync_path):
+        print(f"report: no {sync_path}: benchmarks.md goes without its Syncing section")
+        return ""
+    link = os.path.relpath(sync_path, os.path.dirname(os.path.abspath(md_path)) or ".")
+    return f"""
+## Syncing: what `--sync-interval` costs GET and PUT
+
+Not produced by `scripts/bench/run.sh`: `scripts/bench/vm_sync.sh` is run by hand (it needs a
+disk and takes about eight minutes), and its results, with the command, the host's load and what
+they show, are in [{os.path.basename(sync_path)}]({link}), which `scripts/bench/report.py`
+leaves alone.
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     for a in ("results", "md", "json", "dat", "capacity", "command", "seconds", "vm-status",
               "commit", "host-kernel", "qemu", "host"):
         ap.add_argument("--" + a, required=a in ("results", "md", "json", "dat"), default="")
+    ap.add_argument("--sync-md", default="",
+                    help="the hand-written syncing results to link to"
+                         " (default: benchmarks-sync.md beside --md)")
     a = ap.parse_args()
+    sync_md = a.sync_md or os.path.join(os.path.dirname(a.md), "benchmarks-sync.md")
     with open(a.results) as f:
         r = json.load(f)
     cap = None
@@ -758,7 +785,7 @@ perftest runs use fewer iterations as the size grows (1 MiB: 15), and run once a
 {redis_table(r)}
 
 With `-P 16` each latency is that of a request in a pipeline of 16.
-"""
+""" + sync_section(a.md, sync_md)
     with open(a.md, "w") as f:
         f.write(md)
     if cap is not None:
