@@ -526,6 +526,7 @@ fail:
 static int kv__reconnect(kv_client *c)
 {
 	uint64_t start = kv_now_ns() / 1000000, now = start;
+	uint64_t seed = c->hello.geo.hash_seed; /* which store we were on */
 	unsigned pause = 10;
 	char err[sizeof(c->err)];
 	int ret;
@@ -559,6 +560,13 @@ static int kv__reconnect(kv_client *c)
 	if (c->cache)
 		memset(c->cache, 0, (size_t)c->ncache * sizeof(*c->cache));
 	c->cnt.reconnects++;
+	if (seed && c->hello.geo.hash_seed != seed) {
+		/* Not the store we were on (restarted without its file, or on
+		 * another): say so once; the calls after this one use it. */
+		kv__seterr(c, "%s: the server came back with another store (not the one this "
+			   "client was using): what was written before may be gone", c->where);
+		return -ESTALE;
+	}
 	return 0;
 }
 
@@ -753,6 +761,7 @@ const char *kv_strerror(int err)
 	case -EPROTO: return "protocol error";
 	case -EACCES: return "not authorized";
 	case -EPERM: return "not allowed for this user's role (ro)";
+	case -ESTALE: return "the server came back with another store";
 	case -KV_EUNKNOWN:
 		return "outcome unknown: the connection failed while the write was in flight";
 	default: return strerror(-err);

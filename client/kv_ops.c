@@ -831,7 +831,7 @@ static int kv__check_role(kv_client *c)
  * unknown (the CAS publishing it may have run). */
 static int kv__write_result(kv_client *c, int ret)
 {
-	return kv__transport_error(ret) && c->op_cas ? -KV_EUNKNOWN : ret;
+	return ret && c->op_cas && (kv__transport_error(ret) || c->broken) ? -KV_EUNKNOWN : ret;
 }
 
 int kv_put(kv_client *c, const void *key, size_t klen, const void *val, size_t vlen)

@@ -1,5 +1,6 @@
 /* kvcli.c - command-line client: a thin layer over the kv.h library. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,9 @@ int main(int argc, char **argv)
 		kv__say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
 	}
+	/* A reader gone (kvcli dump | head) is a write error (exit 3), not a
+	 * silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (o.cmd == KV_CMD_STALL_AUTH) { /* connecting is the whole command */
 		unsigned dropped = 0;
 

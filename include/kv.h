@@ -26,6 +26,9 @@
  *     the transport error (-ECONNRESET, -ETIMEDOUT, -EIO, -ENOTCONN) and did
  *     not take effect.
  *   - A GET, kv_stats() or kv_demo() cut off returns the transport error.
+ *   - A call that reconnects to a server serving another store (restarted
+ *     without its --file, or on another file) returns -ESTALE once; the
+ *     calls after it work on the new store.
  *   - A call that finds the server still away after the connect timeout
  *     returns that attempt's error (e.g. -ECONNREFUSED, -ETIMEDOUT) and
  *     kv_client_errmsg() says why; the call after it tries again.

@@ -212,7 +212,7 @@ static void kv__reserve(struct kv__reserve *q, const struct kv_extent *e)
  */
 static void kv__recover_block(uint8_t *slab, const struct kv_geometry *g, struct kv__reserve *q,
 			      struct kv_recover_report *r, uint8_t *buf, size_t cap,
-			      const struct kv__named *n)
+			      const struct kv__named *n, bool drop_bad)
 {
 	uint64_t w = n->w, len = kv_block_read_len(g, w);
 	struct kv_extent e = {kv_word_gran(w), len / KV_GRANULE};
@@ -222,7 +222,13 @@ static void kv__recover_block(uint8_t *slab, const struct kv_geometry *g, struct
 		len = cap;
 	memcpy(buf, slab + kv_block_off(g, w), len);
 	if (kv_block_check(buf, len, w, g, NULL, 0, &v) != KV_BLOCK_OK) {
-		r->bad_blocks++; /* keep its word and all its coded space */
+		r->bad_blocks++;
+		if (drop_bad) { /* the key is lost: free its word and space */
+			*kv__word_at(slab, g, n->idx) = 0;
+			r->bad_dropped++;
+			return;
+		}
+		/* Keep its word and all its coded space: a reader reports it. */
 		kv__reserve(q, &e);
 		return;
 	}
@@ -243,6 +249,7 @@ static void kv__recover_block(uint8_t *slab, const struct kv_geometry *g, struct
 /* ---- the walk ------------------------------------------------------------------ */
 
 struct kv__recovery {
+	bool drop_bad;
 	uint8_t *slab;
 	const struct kv_geometry *g;
 	struct kv_recover_report *r;
@@ -339,7 +346,8 @@ static void kv__recover_ranges(struct kv__recovery *x, uint64_t r0, uint64_t r1)
 				__builtin_prefetch(b);
 				__builtin_prefetch(b + 64);
 			}
-			kv__recover_block(x->slab, g, &x->q, x->r, x->buf, x->cap, &v[k]);
+			kv__recover_block(x->slab, g, &x->q, x->r, x->buf, x->cap, &v[k],
+					  x->drop_bad);
 		}
 	}
 }
@@ -347,7 +355,14 @@ static void kv__recover_ranges(struct kv__recovery *x, uint64_t r0, uint64_t r1)
 int kv_recover_mem(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 		   struct kv_recover_report *r, size_t mem)
 {
-	struct kv__recovery x = {.slab = slab, .g = g, .r = r, .q = {.a = a}};
+	return kv_recover_opt(slab, g, a, r, mem, false);
+}
+
+int kv_recover_opt(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
+		   struct kv_recover_report *r, size_t mem, bool drop_bad)
+{
+	struct kv__recovery x = {.drop_bad = drop_bad, .slab = slab, .g = g, .r = r,
+				 .q = {.a = a}};
 	uint64_t nw = kv_nwords(g), total = 0, most = 0;
 	int ret = -ENOMEM;
 

@@ -15,6 +15,7 @@
 #ifndef KV_RECOVER_H
 #define KV_RECOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +28,9 @@ struct kv_recover_report {
 	uint64_t writes_finished;/* uncommitted blocks committed */
 	uint64_t tombs_cleared;
 	uint64_t bad_words;      /* of no kind, or naming space outside the region */
-	uint64_t bad_blocks;     /* named blocks that do not validate: kept, space reserved */
+	uint64_t bad_blocks;     /* named blocks that do not validate: kept, space
+				    reserved (or dropped: kv_recover_opt) */
+	uint64_t bad_dropped;    /* of them, words cleared (drop_bad)*/
 	uint64_t overlaps;       /* named extents that overlap one before them in
 				    address order (garbage): 0 exactly when no
 				    two overlap */
@@ -51,5 +54,16 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
  */
 int kv_recover_mem(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 		   struct kv_recover_report *r, size_t mem);
+
+/*
+ * The same, and with @drop_bad the word of a block that does not validate
+ * is cleared (its key is lost, its space free) instead of kept. For a store
+ * opened after an unclean stop, which may have been a power loss: the disk
+ * may hold an index page newer than the data page its word names (msync
+ * writes pages in no order), and a word whose block is not there would
+ * otherwise leave its key unreadable and unwritable for good.
+ */
+int kv_recover_opt(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
+		   struct kv_recover_report *r, size_t mem, bool drop_bad);
 
 #endif

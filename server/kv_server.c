@@ -415,7 +415,8 @@ static int kv__open_store(struct kv_server *s, bool created)
 	int ret;
 
 	if (!created) {
-		if ((ret = kv_recover(s->slab.base, &s->geo, &s->sweep.alloc, &rep))) {
+		if ((ret = kv_recover_opt(s->slab.base, &s->geo, &s->sweep.alloc, &rep, 0,
+					  !s->fhdr.clean))) {
 			kv__srv_err("recovering %s: out of memory", s->opts.file);
 			return ret;
 		}
@@ -425,6 +426,11 @@ static int kv__open_store(struct kv_server *s, bool created)
 			    s->opts.file, s->fhdr.generation, s->fhdr.clean ? "clean" : "unclean",
 			    rep.items, rep.claims_cleared, rep.writes_finished,
 			    rep.bad_words, rep.bad_blocks, (double)(kv_now_ns() - t0) / 1e6);
+		if (rep.bad_dropped)
+			kv__srv_err("%s: %" PRIu64 " keys lost: their words named blocks that do not "
+				    "validate (after an unclean stop: a power loss can leave an "
+				    "index page newer than its data); their words are cleared",
+				    s->opts.file, rep.bad_dropped);
 	} else {
 		kv__srv_log(s, "created %s: %zu bytes", s->opts.file, s->slab.len);
 	}
@@ -604,6 +610,11 @@ void kv_server_destroy(struct kv_server *s)
 	kv_syncer_stop(&s->syncer);
 	if (s->slab.map && s->fhdr.generation) { /* a clean stop: all on disk */
 		int ret = s->syncer.hash ? kv_syncer_pass(&s->syncer) : kv_slab_sync(&s->slab);
+		struct kv_syncer_stats ss;
+
+		kv_syncer_stats(&s->syncer, &ss);
+		if (!ret && ss.errors) /* a write lost once: never say clean */
+			ret = -EIO;
 
 		s->fhdr.clean = ret == 0;
 		if (ret || (ret = kv_slab_write_header(&s->slab, &s->fhdr)))

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,6 +13,32 @@
 #include <xxhash.h>
 
 #include "kv_base.h"
+
+static uint64_t kv__page_hash(const struct kv_syncer *sy, size_t i)
+{
+	size_t len = sy->slab->map_len - i * sy->page;
+
+	return XXH3_64bits(sy->slab->map + i * sy->page, len < sy->page ? len : sy->page);
+}
+
+/*
+ * A write to the page's first word that changes nothing: a locked add of 0,
+ * in assembly, because a compiler may turn __atomic_fetch_add(p, 0) into a
+ * fence and a load (clang does), which would not make the page dirty. On
+ * other machines, a compare-and-swap of the word with itself.
+ */
+static void kv__touch(uint8_t *p)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("lock addq $0, %0" : "+m"(*(uint64_t *)(void *)p) : : "memory");
+#else
+	uint64_t v = __atomic_load_n((uint64_t *)(void *)p, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n((uint64_t *)(void *)p, &v, v, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+#endif
+}
 
 int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval_ms)
 {
@@ -23,10 +50,23 @@ int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval
 	sy->page = ps > 0 ? (size_t)ps : 4096;
 	sy->npages = (slab->map_len + sy->page - 1) / sy->page;
 	sy->hash = calloc(sy->npages ? sy->npages : 1, sizeof(*sy->hash));
-	sy->first = true;
+	if (!sy->hash)
+		return -ENOMEM;
+	/* The baseline, while nothing but this thread can change the slab
+	 * (before it is registered with a device): a page that differs from
+	 * it later was written since, by the device or by the server. */
+	for (size_t i = 0; i < sy->npages; i++)
+		sy->hash[i] = kv__page_hash(sy, i);
 	pthread_mutex_init(&sy->mu, NULL);
-	pthread_cond_init(&sy->cv, NULL);
-	return sy->hash ? 0 : -ENOMEM;
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* not the wall clock */
+		pthread_cond_init(&sy->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	return 0;
 }
 
 int kv_syncer_pass(struct kv_syncer *sy)
@@ -37,21 +77,25 @@ int kv_syncer_pass(struct kv_syncer *sy)
 	if (!sy->slab || !sy->slab->map)
 		return 0;
 	for (size_t i = 0; i < sy->npages; i++) {
-		uint8_t *p = sy->slab->map + i * sy->page;
-		size_t len = sy->slab->map_len - i * sy->page;
-		uint64_t h = XXH3_64bits(p, len < sy->page ? len : sy->page);
+		uint64_t h = kv__page_hash(sy, i);
 
 		if (h == sy->hash[i] && !sy->first)
 			continue;
 		sy->hash[i] = h;
-		/* A write that changes nothing, but marks the page dirty (a write
-		 * fault on a page written back and write-protected since). */
-		__atomic_fetch_add((uint64_t *)(void *)p, 0, __ATOMIC_SEQ_CST);
+		/* Marks the page dirty (a write fault on a page written back and
+		 * write-protected since). */
+		kv__touch(sy->slab->map + i * sy->page);
 		dirtied++;
 	}
 	sy->first = false;
-	if (msync(sy->slab->map, sy->slab->map_len, MS_SYNC))
+	if (msync(sy->slab->map, sy->slab->map_len, MS_SYNC)) {
 		ret = -errno;
+		/* The kernel marks pages that failed to write clean and does not
+		 * try them again: the next pass must dirty every page. */
+		sy->first = true;
+		fprintf(stderr, "kvserver: syncing the store file: %s; every page will be "
+			"written again\n", strerror(-ret));
+	}
 	dt = kv_now_ns() - t0;
 	pthread_mutex_lock(&sy->mu);
 	sy->passes++;
@@ -75,7 +119,7 @@ static void *kv__syncer_main(void *arg)
 	while (!sy->stop) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += sy->interval_ms / 1000;
 		ts.tv_nsec += (long)(sy->interval_ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {

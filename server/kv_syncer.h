@@ -27,7 +27,8 @@ struct kv_syncer {
 	struct kv_slab *slab;
 	uint64_t *hash;        /* per page of the mapping */
 	size_t npages, page;
-	bool first;            /* the first pass dirties every page */
+	bool first;            /* the next pass dirties every page (after an
+				  msync error) */
 	uint32_t interval_ms;
 	pthread_t thread;
 	bool running;
@@ -45,14 +46,16 @@ struct kv_syncer_stats {
 	double last_ms, max_ms;
 };
 
-/* Set up for @slab (a store file's); 0 or -ENOMEM. No thread yet. */
+/* Set up for @slab (a store file's), hashing every page as it is now: call
+ * it before the slab is registered. 0 or -ENOMEM. No thread yet. */
 int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval_ms);
 
 /* Start the thread that passes every interval (not for interval 0). */
 int kv_syncer_start(struct kv_syncer *sy);
 
 /* One pass, on the caller's thread: find changed pages, dirty them, msync.
- * 0 or -errno. Not while the thread runs (stop it first). */
+ * 0 or -errno. Not while the thread runs (stop it first). errors in the
+ * stats says whether any pass ever failed. */
 int kv_syncer_pass(struct kv_syncer *sy);
 
 /* Stop and join the thread, if it runs. */

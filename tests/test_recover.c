@@ -509,12 +509,38 @@ START_TEST(test_file_header)
 }
 END_TEST
 
+/* After a power loss: a word whose block is not there (its page older on
+ * disk than the index page) is cleared with drop_bad, its space free; the
+ * other keys are untouched. Without drop_bad it is kept (test above). */
+START_TEST(test_recover_drop_bad)
+{
+	struct store s;
+	struct kv_recover_report r;
+	uint64_t w1, w2;
+
+	store_new(&s);
+	w1 = put_block(&s, 1, 0, "k1", "one", 0, 1, 0);
+	w2 = put_block(&s, 2, 40, "k2", "lost", 0, 1, 0);
+	memset(s.mem + kv_block_off(&s.g, w2), 0, KV_BLOCK_HDR); /* never reached disk */
+	ck_assert_int_eq(kv_recover_opt(s.mem, &s.g, &s.a, &r, 0, true), 0);
+	ck_assert_uint_eq(r.bad_blocks, 1);
+	ck_assert_uint_eq(r.bad_dropped, 1);
+	ck_assert_uint_eq(r.items, 1);
+	ck_assert_uint_eq(word(&s, 2), 0);
+	ck_assert_uint_eq(word(&s, 1), w1);
+	ck_assert(kv_alloc_is_free(&s.a, &(struct kv_extent){40, 1}));
+	ck_assert(!kv_alloc_is_free(&s.a, &(struct kv_extent){0, 1}));
+	store_free(&s);
+}
+END_TEST
+
 static Suite *recover_suite(void)
 {
 	Suite *s = suite_create("recover");
 	TCase *tc = tcase_create("recover");
 
 	tcase_add_test(tc, test_recover_all_cases);
+	tcase_add_test(tc, test_recover_drop_bad);
 	tcase_add_test(tc, test_recover_overlap);
 	tcase_add_test(tc, test_recover_idempotent);
 	tcase_add_test(tc, test_recover_region_edges);
