@@ -25,7 +25,7 @@ void kv_file_header_encode(uint8_t *buf, const struct kv_file_header *h)
 	kv_st32le(buf + 64, h->geo.nbuckets);
 	kv_st32le(buf + 68, h->geo.max_key);
 	kv_st32le(buf + 72, h->geo.max_value);
-	kv_st64le(buf + KV_FILE_HDR - 8, XXH3_64bits(buf, KV_FILE_HDR - 8));
+	kv_st64le(buf + KV_FILE_CHECK_OFF, XXH3_64bits(buf, KV_FILE_CHECK_OFF));
 }
 
 int kv_file_header_decode(const uint8_t *buf, size_t len, uint64_t file_len,
@@ -47,10 +47,15 @@ int kv_file_header_decode(const uint8_t *buf, size_t len, uint64_t file_len,
 			 kv_ld32le(buf + 8), KV_FILE_LAYOUT);
 		return -EINVAL;
 	}
-	if (kv_ld64le(buf + KV_FILE_HDR - 8) != XXH3_64bits(buf, KV_FILE_HDR - 8)) {
+	if (kv_ld64le(buf + KV_FILE_CHECK_OFF) != XXH3_64bits(buf, KV_FILE_CHECK_OFF)) {
 		snprintf(err, errlen, "its header's checksum fails");
 		return -EINVAL;
 	}
+	for (size_t i = KV_FILE_CHECK_OFF + 8; i < KV_FILE_HDR; i++)
+		if (buf[i]) {
+			snprintf(err, errlen, "its header page has bytes set past the header");
+			return -EINVAL;
+		}
 	h->clean = kv_ld32le(buf + 12);
 	h->generation = kv_ld64le(buf + 16);
 	h->slab_len = kv_ld64le(buf + 24);

@@ -9,9 +9,13 @@
  *   24   u64  slab length (the file is this plus the header page)
  *   32   geometry, as in the hello: index_off, data_off, data_len,
  *        hash_seed (u64 each), nbuckets, max_key, max_value (u32 each)
- *   4088 u64  XXH3-64 of bytes 0..4087
+ *   80   u64  XXH3-64 of bytes 0..79
  *
- * Little-endian. Anything else in the page is zero.
+ * Little-endian. Anything else in the page is zero. Every field and the
+ * checksum lie in the first 512-byte sector, which a disk writes whole, so
+ * a header rewritten when power fails is the old one or the new one, never
+ * a mix that fails its checksum (layout 3 kept the checksum at the end of
+ * the page, in another sector).
  */
 #ifndef KV_FILE_H
 #define KV_FILE_H
@@ -22,7 +26,8 @@
 #include "kv_proto.h"
 
 #define KV_FILE_HDR 4096u
-#define KV_FILE_LAYOUT 3u
+#define KV_FILE_LAYOUT 4u /* 4: the header's checksum at byte 80 */
+#define KV_FILE_CHECK_OFF 80u
 
 struct kv_file_header {
 	uint32_t clean;

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!err)
 		abort();
 	if ((mode & 1) && len >= KV_FILE_HDR)
-		kv_st64le(page + KV_FILE_HDR - 8, XXH3_64bits(page, KV_FILE_HDR - 8));
+		kv_st64le(page + KV_FILE_CHECK_OFF, XXH3_64bits(page, KV_FILE_CHECK_OFF));
 	ret = kv_file_header_decode(page, len, file_len, &h, err, errlen);
 	if (ret) {
 		FUZZ_CHECK(ret == -EINVAL);
