@@ -485,6 +485,19 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	}
 	if (o->file && !created) {
 		s->geo = s->fhdr.geo; /* the store's own layout, limits and seed */
+		/* Like -m: an option that disagrees with the store is refused,
+		 * not silently ignored. */
+		if ((o->max_key_given && o->max_key != s->geo.max_key) ||
+		    (o->max_value_given && o->max_value != s->geo.max_value) ||
+		    (o->index_size_given &&
+		     o->index_size != (uint64_t)s->geo.nbuckets * KV_BUCKET_BYTES)) {
+			kv__srv_err("store file %s: its -k %u, -v %u, -I %llu disagree with the "
+				    "command line (leave them out); refused, left as it was",
+				    o->file, s->geo.max_key, s->geo.max_value,
+				    (unsigned long long)s->geo.nbuckets * KV_BUCKET_BYTES);
+			ret = -EUCLEAN;
+			goto fail;
+		}
 	} else {
 		/* A secret seed per store: nobody can compute keys that collide. */
 		if ((ret = kv__hash_seed(&seed))) {

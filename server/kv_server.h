@@ -36,6 +36,7 @@ struct kv_server_opts {
 	bool quiet;         /* no per-connection log lines */
 	const char *file;   /* --file: the slab is this store file (NULL: memory) */
 	bool slab_size_given; /* -m was on the command line */
+	bool index_size_given, max_key_given, max_value_given; /* -I, -k, -v */
 	uint32_t sync_ms;   /* --sync-interval: sync the file this often (0: never) */
 	const char *auth_file; /* --auth-file: users, roles, secrets (NULL: open) */
 	uint32_t max_clients;  /* --max-clients: connections at once, any stage */

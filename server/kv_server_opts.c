@@ -113,16 +113,19 @@ int kv_server_parse_args(int argc, char **argv, struct kv_server_opts *o,
 		case 'I':
 			if (kv_parse_size(optarg, 0, 1ull << 40, &o->index_size))
 				goto bad_value;
+			o->index_size_given = true;
 			break;
 		case 'k':
 			if (kv_parse_uint(optarg, 1, KV_KEY_LIMIT, &v))
 				goto bad_value;
 			o->max_key = (uint32_t)v;
+			o->max_key_given = true;
 			break;
 		case 'v':
 			if (kv_parse_size(optarg, 1, KV_VALUE_LIMIT, &v))
 				goto bad_value;
 			o->max_value = (uint32_t)v;
+			o->max_value_given = true;
 			break;
 		case 'f':
 			if (!*optarg)

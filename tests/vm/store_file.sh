@@ -53,6 +53,8 @@ grep -q "in use" "$LAST_ERR" || fail "no reason for a store in use"
 stop_server TERM || fail "kvserver exit status $? on SIGTERM"
 expect_exit 2 kvserver -a "$KV_ADDR" -m 32M --file "$F" # -m disagrees
 grep -q "leave -m out" "$LAST_ERR" || fail "no reason for the -m mismatch"
+expect_exit 2 kvserver -a "$KV_ADDR" -k 100 --file "$F" # -k disagrees
+grep -q "leave them out" "$LAST_ERR" || fail "no reason for the -k mismatch"
 
 # Files that are not a store are refused, untouched.
 head -c 1048576 /dev/urandom >/tmp/random.bin
