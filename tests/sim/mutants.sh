@@ -43,7 +43,7 @@ mutant late-block client/kv_ops.c 'in two words' \
 # A warm GET trusts the block it reads without checking that it is committed
 # and not retired: a write after it may have taken effect already.
 mutant warm-unchecked client/kv_ops.c 'not linearizable' \
-	's/(\nstatic bool kv__current\($fn\n\treturn )(v->head == w)/${1}(1 \/* mutant *\/ || $2)/s'
+	's/(\nbool kv__current\($fn\n\treturn )(v->head == w)/${1}(1 \/* mutant *\/ || $2)/s'
 # A cold GET that finds an uncommitted block takes its value at once, without
 # reading its predecessor (whose value is the key's until it is retired).
 mutant resolve-no-prev client/kv_ops.c 'not linearizable' \
