@@ -235,7 +235,10 @@ START_TEST(test_stats_fits_a_message)
 
 	memset(&st, 0xff, sizeof(st)); /* every number at its longest */
 	st.huge_pages = true;
+	st.file = true; /* the sync fields too (0xff is no bool: UBSan) */
 	st.uptime_s = 1e12;
+	st.sync_last_ms = 1e12; /* and no NaN */
+	st.sync_max_ms = 1e12;
 	text = kv_stats_to_json(&st);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_uint_lt(strlen(text), KV_MSG_MAX - KV_MSG_HDR_LEN);
