@@ -7,6 +7,7 @@
 # Build: compiler, CMake, rdma-core headers, jansson, Check, xxHash.
 # VM tests: QEMU, a Debian kernel with rdma_rxe, busybox, rdma-core tools.
 # Benchmarks: Redis (the baseline) and gnuplot.
+# Fuzzing: clang and libFuzzer (docs/testing.md).
 # Idempotent: when everything is installed it changes nothing and needs no root.
 set -euo pipefail
 
@@ -15,7 +16,11 @@ build_pkgs=(cmake gcc make pkg-config libibverbs-dev librdmacm-dev libjansson-de
 vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static cpio rdma-core
 	ibverbs-providers ibverbs-utils rdmacm-utils perftest kmod iproute2)
 bench_pkgs=(redis-server redis-tools gnuplot-nox python3)
-all_pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}")
+# Fuzzing (-DKV_FUZZ=ON): clang, and libFuzzer with clang's sanitizer
+# runtimes (libclang-rt-14-dev; clang does not pull it in). gcc's ASan and
+# UBSan (-DKV_SANITIZE=ON) come with gcc.
+fuzz_pkgs=(clang libclang-rt-14-dev)
+all_pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}" "${fuzz_pkgs[@]}")
 
 say() { echo "setup: $*"; }
 
