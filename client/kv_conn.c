@@ -191,6 +191,7 @@ kv_client *kv__client_on_wire(const struct kv_hello *h, const struct kv_wire *wi
 	c->depth = 1;
 	c->timeout_ms = c->step_ms = 5000;
 	c->wire = *wire;
+	c->reconnect = wire->ops->reconnect != NULL;
 	c->rng = kv_rand_seed(rng_seed);
 	if (kv__buffers_alloc(c)) {
 		free(c);
@@ -515,6 +516,8 @@ fail:
 	return ret;
 }
 
+static int kv__reconnected(kv_client *c, uint64_t seed);
+
 /*
  * Connect again after the connection broke: the server restarted (a new
  * address, rkey and client id in its hello) or dropped us. Whatever this
@@ -555,6 +558,13 @@ static int kv__reconnect(kv_client *c)
 		kv__teardown(c);
 		return ret;
 	}
+	return kv__reconnected(c, seed);
+}
+
+/* A new connection is up, with c->hello the new server's: drop what belonged
+ * to the old one. -ESTALE (once) when it serves another store. */
+static int kv__reconnected(kv_client *c, uint64_t seed)
+{
 	c->broken = false;
 	c->small = (struct kv__grant){0};
 	if (c->cache)
@@ -584,6 +594,21 @@ int kv__ready(kv_client *c)
 	}
 	if (!c->broken)
 		return 0;
+	if (c->reconnect && c->wire.ops->reconnect) { /* the simulation's wire */
+		uint64_t seed = c->hello.geo.hash_seed;
+		struct kv_geometry old = c->hello.geo;
+		int ret = c->wire.ops->reconnect(c->wire.ctx, &c->hello);
+
+		if (ret)
+			return ret;
+		if (memcmp(&old, &c->hello.geo, sizeof(old))) { /* buffers for it */
+			free(c->buf);
+			c->buf = NULL;
+			if ((ret = kv__buffers_alloc(c)))
+				return ret;
+		}
+		return kv__reconnected(c, seed);
+	}
 	if (!c->reconnect || !c->addr) {
 		kv__seterr(c, "%s: the connection is broken", c->where);
 		return -ENOTCONN;

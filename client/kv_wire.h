@@ -22,6 +22,8 @@
 
 #include <stdint.h>
 
+struct kv_hello;
+
 enum kv_wr_op {
 	KV_WR_READ,  /* remote [off, off + len) -> local */
 	KV_WR_WRITE, /* local -> remote [off, off + len) */
@@ -55,6 +57,12 @@ struct kv_wire_ops {
 		     uint64_t *len, uint64_t *largest);
 	/* Tell the server nothing more will be published in this grant. */
 	int (*seal)(void *ctx, uint64_t off, uint64_t len);
+	/*
+	 * Optional (the simulation's): connect again after the wire broke and
+	 * fill *h with the server's new hello. 0 or -errno. The verbs wire has
+	 * none: kv_conn.c remakes its whole connection itself.
+	 */
+	int (*reconnect)(void *ctx, struct kv_hello *h);
 };
 
 struct kv_wire {

@@ -253,6 +253,12 @@ static const struct {
 	/* mutant recover-no-reserve: opening a store leaves the blocks the
 	 * index names free */
 	{"recover-no-reserve", {.seed = 1}, true},
+	/* mutant reconnect-keeps-grant: after a restart the library carves
+	 * blocks from the old connection's grant */
+	{"reconnect-keeps-grant", {.seed = 1}, true},
+	/* mutant unknown-as-failed: a write cut off after its CAS says it
+	 * did not take effect */
+	{"unknown-as-failed", {.seed = 43}, true},
 };
 
 START_TEST(test_sim_regressions)

@@ -47,6 +47,8 @@ struct sim_client {
 	uint64_t stall_until;   /* stopped: runs no code until then */
 	uint64_t slow_until;    /* SIM_WIRE: the rest of a READ is late until then */
 	bool fenced;            /* the server cut it off the wire */
+	bool cut;               /* its connection died with the server (a restart):
+				   it fails until the library connects again */
 	bool vanished;          /* gone without a disconnect */
 	bool disconnect_pending;
 	bool stalled;           /* stopped at some point during this operation */
@@ -139,6 +141,10 @@ static int sim_wire_run(void *ctx, const struct kv_wr *w, unsigned n)
 
 	if (c->fenced)
 		return -ECONNRESET;
+	if (c->cut) {
+		c->kv->broken = true; /* as kv__break does on the verbs wire */
+		return -ECONNRESET;
+	}
 	memcpy(c->chain, w, n * sizeof(*w));
 	c->n = n;
 	c->cur = 0;
@@ -168,10 +174,11 @@ static void sim_wire_pause(void *ctx, uint64_t ns)
  * crash meanwhile (then it never resumes). */
 static int sim_msg_delay(struct sim_client *c)
 {
-	if (c->fenced)
-		return -ECONNRESET;
-	sim_wire_pause(c, (1 + sim_rand(g_sim, 20)) * 1000ull);
-	return c->fenced ? -ECONNRESET : 0;
+	if (!c->fenced && !c->cut)
+		sim_wire_pause(c, (1 + sim_rand(g_sim, 20)) * 1000ull);
+	if (c->cut)
+		c->kv->broken = true;
+	return c->fenced || c->cut ? -ECONNRESET : 0;
 }
 
 static int sim_wire_grant(void *ctx, uint64_t need, unsigned attempt, uint64_t *off,
@@ -213,9 +220,27 @@ static int sim_wire_seal(void *ctx, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* The library connects again (kv__ready) after a server restart: it takes
+ * a while, then the new server's hello (the same id: it counts from 1). */
+static int sim_wire_reconnect(void *ctx, struct kv_hello *h)
+{
+	struct sim_client *c = ctx;
+
+	if (c->fenced)
+		return -ECONNRESET;
+	sim_wire_pause(c, (1 + sim_rand(g_sim, 20)) * 1000ull);
+	c->cut = false;
+	*h = g_sim->hello;
+	h->client_id = c->id;
+	kv_sweep_owner_live(&g_sim->sweep, c->id);
+	g_sim->res->reconnects++;
+	sim_trace(g_sim, "c%d connects again", c->idx);
+	return 0;
+}
+
 static const struct kv_wire_ops sim_wire = {
 	.run = sim_wire_run, .now_ns = sim_wire_now, .pause_ns = sim_wire_pause,
-	.grant = sim_wire_grant, .seal = sim_wire_seal,
+	.grant = sim_wire_grant, .seal = sim_wire_seal, .reconnect = sim_wire_reconnect,
 };
 
 /*
@@ -367,7 +392,7 @@ static void sim_client_op(struct sim *s, struct sim_client *c)
 	h = &s->hist[c->op];
 	c->op = -1;
 	sim_trace(s, "c%d -> %d (%s)", c->idx, r, kv_strerror(r));
-	if (sim_transport_error(r) && c->fenced) {
+	if (sim_transport_error(r) && (c->fenced || c->cut)) {
 		/* A write cut off before any CAS went out says it did not take
 		 * effect (kv.h): hold it to that by leaving it out of the
 		 * history. -KV_EUNKNOWN: outcome unknown, resp stays open. */
@@ -594,26 +619,31 @@ static bool sim_idle(struct sim *s)
  * placed, a write swung but not retired, a claim held); the slab stays as
  * they left it; a new server state (no owner live, nothing held) is rebuilt
  * from the slab by kv_recover. Operations in flight have unknown outcomes.
- * Clients whose process was still running connect again, as the library
- * does: a new kv_client (no grant, no cache) on the new server, the same
- * id (the new server hands ids out from 1 again), and they go on with the
- * operations they had left. Those that had crashed or vanished stay dead.
+ * Clients whose process was still running are cut: the operation under
+ * way fails (-KV_EUNKNOWN once it posted a CAS, else a transport error and
+ * no effect), and their next call connects again through the library's own
+ * kv__ready (sim_wire_reconnect: the new hello, the same id, as the new
+ * server counts from 1), dropping the grant and cache of the old
+ * connection. Those that had crashed or vanished stay dead.
  */
 static void sim_restart(struct sim *s)
 {
 	struct kv_recover_report rep;
-	bool back[SIM_MAX_CLIENTS + 1] = {false};
 	struct kv_grant_policy policy;
 
 	for (unsigned i = 0; i < s->ncl; i++) {
 		struct sim_client *c = &s->cl[i];
 
-		if (c->st == SIM_DONE)
+		if (c->st == SIM_DONE || c->st == SIM_DEAD || c->fenced)
 			continue;
-		back[i] = c->st != SIM_DEAD && !c->fenced;
-		if (c->op >= 0)
-			s->res->ops_unknown++;
-		c->st = SIM_DEAD;
+		/* Its process lives on; its connection is gone: a chain under
+		 * way stops where it stands and fails. */
+		c->cut = true;
+		if (c->st == SIM_WIRE) {
+			c->result = -ECONNRESET;
+			c->kv->broken = true;
+			c->st = SIM_READY;
+		}
 	}
 	policy = s->sweep.policy; /* the run's small grants, not the default */
 	kv_sweep_free(&s->sweep);
@@ -635,24 +665,6 @@ static void sim_restart(struct sim *s)
 			 (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks,
 			 (unsigned long long)rep.overlaps);
 	sim_check_index(s, false);
-	for (unsigned i = 0; i < s->ncl && !s->failed; i++) {
-		struct sim_client *c = &s->cl[i];
-		unsigned left = c->ops_left;
-
-		if (!back[i])
-			continue;
-		/* The old coroutine is abandoned where it stands: its
-		 * operation's history entry stays open (unknown outcome). */
-		kv_close(c->kv);
-		free(c->stack);
-		memset(c, 0, sizeof(*c));
-		if (sim_client_init(s, c, (int)i, left)) {
-			sim_fail(s, "restart: out of memory");
-			return;
-		}
-		s->res->reconnects++;
-		sim_trace(s, "c%d connects again, %u operations left", c->idx, left);
-	}
 }
 
 static void sim_schedule(struct sim *s)

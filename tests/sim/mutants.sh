@@ -93,6 +93,15 @@ mutant other-key client/kv_ops.c 'not linearizable|in two words' \
 mutant recover-no-reserve proto/kv_recover.c 'which is free' \
 	's/\n\tkv__reserve\(q, &e\);\n\tr->items\+\+;/\n\tr->items++; \/* mutant *\//'
 
+# After a server restart the library keeps the old connection's grant and
+# carves blocks from space the new server never granted it.
+mutant reconnect-keeps-grant client/kv_conn.c 'which is free|grant|not linearizable|in two words' \
+	's/(\nstatic int kv__reconnected\($fn\n\tc->broken = false;\n)\tc->small = \(struct kv__grant\)\{0\};\n/$1\t\/* mutant: grant kept *\/\n/s'
+# A write cut off after its CAS went out says it did not take effect (a plain
+# transport error instead of -KV_EUNKNOWN).
+mutant unknown-as-failed client/kv_ops.c 'not linearizable' \
+	's/(\nstatic int kv__write_result\($fn\n\treturn )ret && c->op_cas/${1}0 \/* mutant *\/ \&\& ret \&\& c->op_cas/s'
+
 # Defects the simulation does not catch (not run; "#" off to try one):
 # - no-head: now all but equivalent: the checksum is taken with the head set
 #   to the block's word, so a block of another word fails it anyway; the
