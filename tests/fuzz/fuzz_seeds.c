@@ -157,14 +157,15 @@ static void seeds_block(void)
 	block_seed("tombstone", 0, 1, KV_BLOCK_TOMBSTONE, "gone", "", "");
 }
 
-/* fuzz_slab's input: nbuckets, index_off, data_off pad, granules (u16),
- * max_key, max_value (u16), seed (u64), tail, lease (u16 ms, read later),
- * phase-1 count, then operations. */
-static void slab_head(struct buf *o, uint8_t nb, uint16_t ngran, uint8_t nops)
+/* fuzz_slab's input: nbuckets, index_off, data_off pad (bit 7: a large
+ * region), granules (u16), max_key, max_value (u16), seed (u64), tail,
+ * phase-1 count, phase-1 operations, then lease (u16 ms), recovery's
+ * memory (u8), phase-2 operations. */
+static void slab_head(struct buf *o, uint8_t nb, uint8_t pad, uint16_t ngran, uint8_t nops)
 {
 	u8(o, nb);
 	u8(o, 1);
-	u8(o, 0);
+	u8(o, pad);
 	u16(o, ngran);
 	u8(o, 63);  /* max_key 64 */
 	u16(o, 512); /* max_value */
@@ -194,7 +195,7 @@ static void seeds_slab(void)
 	/* Items, an uncommitted replacement, a tombstone, claims, garbage;
 	 * then a lease and honest clients: owner 1 comes, takes a grant,
 	 * writes, seals; sweep steps. */
-	slab_head(&o, 4, 400, 8);
+	slab_head(&o, 4, 0, 400, 8);
 	slab_block(&o, 0, 0, 0x01, "alpha", "one");
 	slab_block(&o, 1, 8, 0x01, "beta", "two");
 	slab_block(&o, 1, 16, 0x04, "beta", "three"); /* uncommitted, prev = word 1 */
@@ -204,6 +205,7 @@ static void seeds_slab(void)
 	u8(&o, 5); u16(&o, 9); u16(&o, 0);                   /* word 0 copied */
 	u8(&o, 3); u16(&o, 40 * 16); u8(&o, 8); put(&o, "garbage!", 8);
 	u16(&o, 1000); /* lease */
+	u8(&o, 3);     /* recovery in groups of 64 bytes */
 	u8(&o, 0x02);  /* owner 1 comes */
 	u8(&o, 0x03); u16(&o, 200);  /* a grant */
 	u8(&o, 0x05); u16(&o, 10); u8(&o, 0x23); put(&o, "deltaepsilon", 12);
@@ -218,17 +220,32 @@ static void seeds_slab(void)
 	saveb("slab", "mixed", &o);
 
 	o.n = 0;
-	slab_head(&o, 2, 2, 2);
+	slab_head(&o, 2, 0, 2, 2);
 	slab_block(&o, 0, 0, 0x01, "k", "");
 	u8(&o, 4); u32(&o, 77);
 	saveb("slab", "tiny", &o);
 
 	o.n = 0;
-	slab_head(&o, 8, 2000, 3);
+	slab_head(&o, 8, 0, 2000, 3);
 	slab_block(&o, 3, 1998, 0x01, "torn at the end", "a value longer than what is left");
 	slab_block(&o, 4, 100, 0x21, "short length code", "x");
 	slab_block(&o, 5, 200, 0x81, "odd flags", "y");
 	saveb("slab", "edges", &o);
+
+	/* A region of 6000 granules (recovery's ranges are 2 granules wide),
+	 * with 31 words naming one block: a range longer than its scratch. */
+	o.n = 0;
+	slab_head(&o, 8, 0x80, 6000, 32);
+	slab_block(&o, 0, 100, 0x01, "shared", "by many words");
+	for (uint16_t i = 1; i <= 30; i++) {
+		u8(&o, 5);
+		u16(&o, i);
+		u16(&o, 0);
+	}
+	slab_block(&o, 40, 101, 0x01, "inside", "it");
+	u16(&o, 0);
+	u8(&o, 0);
+	saveb("slab", "one-range-many-words", &o);
 }
 
 static void seeds_file(void)

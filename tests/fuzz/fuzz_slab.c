@@ -55,9 +55,14 @@ struct ctx {
 	bool quiet; /* no owner or claim changed since the last pass ended */
 };
 
+static uint64_t *word_in(const struct ctx *c, uint8_t *slab, uint64_t i)
+{
+	return (uint64_t *)(void *)(slab + kv_word_off(&c->g, i));
+}
+
 static uint64_t *wordp(struct ctx *c, uint64_t i)
 {
-	return (uint64_t *)(void *)(c->slab + kv_word_off(&c->g, i));
+	return word_in(c, c->slab, i);
 }
 
 /* A word kv_recover counts as naming a block (kv_recover.c: kv__named_block). */
@@ -74,25 +79,31 @@ static bool gran_free(const struct kv_alloc *a, uint64_t g)
 	return (a->free[g / 64] >> (g % 64)) & 1;
 }
 
-/* Nothing a word names is free, and the free count is the bitmap's. */
-static void check_alloc(struct ctx *c)
+/* Nothing a word of @slab names is free in @a, and the free count is the
+ * bitmap's. */
+static void check_alloc_of(const struct ctx *c, uint8_t *slab, const struct kv_alloc *a)
 {
 	uint64_t nfree = 0;
 
 	for (uint64_t i = 0; i < c->nw; i++) {
-		uint64_t w = *wordp(c, i), span;
+		uint64_t w = *word_in(c, slab, i), span;
 
 		if (!named(c, w))
 			continue;
-		span = kv_block_span(c->slab, &c->g, w);
+		span = kv_block_span(slab, &c->g, w);
 		FUZZ_CHECK(span >= 1 && kv_word_gran(w) + span <= c->ngran);
 		for (uint64_t k = 0; k < span; k++)
-			FUZZ_CHECK(!gran_free(&c->s.alloc, kv_word_gran(w) + k));
+			FUZZ_CHECK(!gran_free(a, kv_word_gran(w) + k));
 	}
 	for (uint64_t g = 0; g < c->ngran; g++)
-		nfree += gran_free(&c->s.alloc, g);
-	FUZZ_CHECK(nfree == c->s.alloc.st.free);
-	FUZZ_CHECK(c->s.alloc.st.free + c->s.alloc.st.held <= c->ngran);
+		nfree += gran_free(a, g);
+	FUZZ_CHECK(nfree == a->st.free);
+	FUZZ_CHECK(a->st.free + a->st.held <= c->ngran);
+}
+
+static void check_alloc(struct ctx *c)
+{
+	check_alloc_of(c, c->slab, &c->s.alloc);
 }
 
 /* ---- phase 1: the slab as any client may have left it -------------------- */
@@ -310,6 +321,67 @@ static void check_again(struct ctx *c, const struct kv_recover_report *r1)
 	free(copy);
 }
 
+/* The result does not depend on the memory kv_recover_mem may use: the same
+ * slab, report and allocator from @pre (the slab before recovery) with
+ * groups of @mem bytes. */
+static void check_mem(struct ctx *c, const uint8_t *pre, const struct kv_recover_report *r1,
+		      size_t mem)
+{
+	uint8_t *slab = fz_dup(pre, c->slab_len);
+	struct kv_recover_report r2;
+	struct kv_alloc a;
+
+	FUZZ_CHECK(kv_alloc_init(&a, c->ngran) == 0);
+	FUZZ_CHECK(kv_recover_mem(slab, &c->g, &a, &r2, mem) == 0);
+	FUZZ_CHECK(memcmp(&r2, r1, sizeof(r2)) == 0);
+	FUZZ_CHECK(memcmp(slab, c->slab, c->slab_len) == 0);
+	FUZZ_CHECK(a.st.free == c->s.alloc.st.free);
+	FUZZ_CHECK(memcmp(a.free, c->s.alloc.free, a.nwords * 8) == 0);
+	kv_alloc_free(&a);
+	free(slab);
+}
+
+/* Recovery that drops the words of bad blocks (kv_recover_opt, drop_bad):
+ * each bad block's word cleared and counted, the rest as without it. */
+static void check_drop_bad(struct ctx *c, const uint8_t *pre, const struct pre *p,
+			   const struct kv_recover_report *r1)
+{
+	uint8_t *slab = fz_dup(pre, c->slab_len);
+	uint64_t cap = kv_len_decode(kv_len_code(kv_block_granules(c->g.max_key, c->g.max_value))) *
+		       KV_GRANULE;
+	uint8_t *buf = malloc(cap);
+	struct kv_recover_report r;
+	struct kv_alloc a;
+
+	if (!buf)
+		abort();
+	FUZZ_CHECK(kv_alloc_init(&a, c->ngran) == 0);
+	FUZZ_CHECK(kv_recover_opt(slab, &c->g, &a, &r, 0, true) == 0);
+	FUZZ_CHECK(r.bad_dropped == r.bad_blocks);
+	FUZZ_CHECK(r.claims_cleared == r1->claims_cleared && r.bad_words == r1->bad_words);
+	FUZZ_CHECK(r.items + r.tombs_cleared + r.bad_blocks == p->named);
+	check_alloc_of(c, slab, &a);
+	if (p->disjoint) {
+		FUZZ_CHECK(r.items == r1->items && r.tombs_cleared == r1->tombs_cleared &&
+			   r.bad_blocks == r1->bad_blocks &&
+			   r.writes_finished == r1->writes_finished);
+		for (uint64_t i = 0; i < c->nw; i++) {
+			uint64_t w = *word_in(c, slab, i), len;
+			struct kv_block_view v;
+
+			if (!named(c, w))
+				continue;
+			len = kv_block_read_len(&c->g, w);
+			len = len < cap ? len : cap;
+			memcpy(buf, slab + kv_block_off(&c->g, w), len);
+			FUZZ_CHECK(kv_block_check(buf, len, w, &c->g, NULL, 0, &v) == KV_BLOCK_OK);
+		}
+	}
+	kv_alloc_free(&a);
+	free(buf);
+	free(slab);
+}
+
 /* ---- phase 2: honest clients and the sweep --------------------------------- */
 
 static void on_fence(void *ctx, uint16_t owner)
@@ -398,6 +470,7 @@ static void phase2_op(struct ctx *c, uint64_t *now)
 		*now += (uint64_t)fz_u16(f) * 100000;
 		kv_sweep_step(&c->s, 1 + fz_u8(f), *now);
 		if (c->s.passes != passes) {
+			check_alloc(c);
 			if (quiet && c->quiet)
 				for (uint64_t i = 0; i < c->nw; i++) {
 					uint64_t w = *wordp(c, i);
@@ -471,7 +544,8 @@ static void phase2_op(struct ctx *c, uint64_t *now)
 		*now += (uint64_t)fz_u32(f) * 1000;
 		break;
 	}
-	check_alloc(c);
+	if (c->ngran <= 4096) /* else at pass ends only: it walks the region */
+		check_alloc(c);
 }
 
 /*
@@ -523,14 +597,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[160];
 	unsigned n1;
 	uint64_t tail, now = 1000000000ull;
+	uint8_t pad, *pre_slab;
+	size_t mem;
 
 	memset(&c, 0, sizeof(c));
 	c.f = (struct fz){data, size};
 	c.g.nbuckets = 2 + fz_u8(&c.f) % 31;
 	c.g.index_off = KV_BUCKET_BYTES * (fz_u8(&c.f) % 4);
+	pad = fz_u8(&c.f);
 	c.g.data_off = c.g.index_off + (uint64_t)c.g.nbuckets * KV_BUCKET_BYTES +
-		       KV_GRANULE * (fz_u8(&c.f) % 4);
-	c.ngran = 2 + fz_u16(&c.f) % 2047;
+		       KV_GRANULE * (pad % 4);
+	/* A region of up to 2 K granules, or with pad bit 7 up to 64 Ki (more
+	 * than 4 Ki makes kv_recover's ranges more than a granule wide). */
+	c.ngran = 2 + (pad & 0x80 ? fz_u16(&c.f) : fz_u16(&c.f) % 2047);
 	c.g.data_len = c.ngran * KV_GRANULE;
 	c.g.max_key = 1 + fz_u8(&c.f) % KV_KEY_LIMIT;
 	c.g.max_value = fz_u16(&c.f);
@@ -548,9 +627,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		phase1_op(&c);
 
 	sweep_start(&c, (uint64_t)fz_u16(&c.f) * 1000000);
+	mem = 16 * (1 + (size_t)fz_u8(&c.f)); /* a few words: many groups */
 	survey(&c, &p);
+	pre_slab = fz_dup(c.slab, c.slab_len);
 	FUZZ_CHECK(kv_recover(c.slab, &c.g, &c.s.alloc, &r) == 0);
 	check_recovered(&c, &p, &r);
+	check_mem(&c, pre_slab, &r, mem);
+	check_drop_bad(&c, pre_slab, &p, &r);
+	free(pre_slab);
 	if (p.disjoint)
 		check_again(&c, &r);
 
