@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kv_client_int.h"
 #include "kv_debug.h"
@@ -242,6 +243,7 @@ static int kv__authenticate(kv_client *c, size_t len, const char *where)
 		want[KV_AUTH_MAC], role = 0;
 	const uint8_t *payload;
 	char reason[KV_AUTH_REASON_MAX + 1], err[200];
+	uint32_t sqpn;
 	int ret;
 
 	if (kv_challenge_decode(c->msg_recv, len, snonce)) {
@@ -259,8 +261,22 @@ static int kv__authenticate(kv_client *c, size_t len, const char *where)
 		kv__seterr(c, "%s: no random bytes for the handshake", where);
 		return -EIO;
 	}
-	kv_auth_client_mac(c->secret, c->secret_len, snonce, cnonce, c->user, strlen(c->user),
-			   mac);
+	{
+		struct ibv_qp_attr a;
+		struct ibv_qp_init_attr ia;
+
+		/* The server's queue pair, as ours knows it: both go into the MACs. */
+		if (ibv_query_qp(c->id->qp, &a, IBV_QP_DEST_QPN, &ia)) {
+			kv__seterr(c, "%s: ibv_query_qp: %s", where, strerror(errno));
+			return -EIO;
+		}
+		sqpn = a.dest_qp_num;
+	}
+	if (kv_auth_client_mac(c->secret, c->secret_len, snonce, cnonce, c->id->qp->qp_num, sqpn,
+			       c->user, strlen(c->user), mac)) {
+		kv__seterr(c, "%s: computing the MAC: libcrypto failed", where);
+		return -EIO;
+	}
 	if ((ret = kv__post_recv(c)) ||
 	    (ret = kv__send_msg(c, kv_auth_encode(c->msg_send, cnonce, mac, c->user,
 						   strlen(c->user))))) {
@@ -283,8 +299,9 @@ static int kv__authenticate(kv_client *c, size_t len, const char *where)
 		kv__seterr(c, "%s: %s", where, err);
 		return -EPROTO;
 	}
-	kv_auth_server_mac(c->secret, c->secret_len, snonce, cnonce, role, payload, want);
-	if (!kv_auth_mac_eq(mac, want)) {
+	if (kv_auth_server_mac(c->secret, c->secret_len, snonce, cnonce, c->id->qp->qp_num, sqpn,
+			       role, payload, want) ||
+	    !kv_auth_mac_eq(mac, want)) {
 		kv__seterr(c, "%s: not authorized: the server did not prove it knows user %s's "
 			   "secret (not the server you meant?)", where, c->user);
 		return -EACCES;
@@ -308,15 +325,31 @@ static int kv__credentials(kv_client *c, const struct kv_connect_opts *opts)
 		if (!user || !*user)
 			return 0; /* none: fine for an open server */
 	} else if (opts->secret_file) {
-		FILE *f = fopen(opts->secret_file, "re");
+		/* read(2) into our own buffer, wiped after: no stdio buffer
+		 * holding the file (and more than its first line) in freed memory. */
+		int fd = open(opts->secret_file, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		ssize_t n;
 
-		if (!f) {
+		if (fd < 0 || fstat(fd, &st)) {
 			kv__seterr(c, "secret file %s: %s", opts->secret_file, strerror(errno));
-			return -errno;
+			if (fd >= 0)
+				close(fd);
+			return -EINVAL;
 		}
-		slen = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[slen] = '\0';
+		if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+			close(fd);
+			kv__seterr(c, "secret file %s: group or others may access it (mode %04o); "
+				   "chmod 600 it", opts->secret_file, (unsigned)(st.st_mode & 07777));
+			return -EINVAL;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n < 0) {
+			kv__seterr(c, "secret file %s: %s", opts->secret_file, strerror(errno));
+			return -EINVAL;
+		}
+		buf[n] = '\0';
 		slen = strcspn(buf, "\r\n"); /* its first line */
 		secret = buf;
 	}
@@ -376,6 +409,13 @@ static int kv__handshake(kv_client *c, const char *where)
 	} else if (kv_hello_decode(c->msg_recv, (size_t)ret, &c->hello, err, sizeof(err))) {
 		kv__seterr(c, "%s: %s", where, err);
 		return -EPROTO;
+	} else if (c->user[0]) {
+		/* Credentials were given: a server that does not ask for them
+		 * cannot prove it is the one that holds them. */
+		kv__seterr(c, "%s: not authorized: the server did not ask user %s to "
+			   "authenticate (an open store, or not the server you meant); unset "
+			   "KV_USER or drop --user to use an open store", where, c->user);
+		return -EACCES;
 	}
 	if ((ret = kv__setup_buffers(c))) {
 		kv__seterr(c, "%s: registering buffers: %s", where, strerror(-ret));

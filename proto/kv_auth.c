@@ -48,6 +48,15 @@ static size_t kv__field(const char **p, const char *end, const char **start)
 	return (size_t)(*p - *start);
 }
 
+/* Wipe and free the array, keeping db->n (kv_auth_parse's growth). */
+static void kv_auth_free_users(struct kv_auth_db *db)
+{
+	if (db->users)
+		OPENSSL_cleanse(db->users, db->n * sizeof(*db->users));
+	free(db->users);
+	db->users = NULL;
+}
+
 void kv_auth_free(struct kv_auth_db *db)
 {
 	if (db->users)
@@ -104,34 +113,39 @@ int kv_auth_parse(const char *text, size_t len, struct kv_auth_db *db, char *err
 			goto bad;
 		}
 		if (kv_auth_find(db, f[0], fl[0])) {
-			snprintf(err, errlen, "line %u: user %.*s appears twice", lineno,
-				 (int)fl[0], f[0]);
+			snprintf(err, errlen, "line %u: its user name appears on an earlier line too",
+				 lineno);
 			goto bad;
 		}
 		if (!((fl[1] == 2 && !memcmp(f[1], "rw", 2)) ||
 		      (fl[1] == 2 && !memcmp(f[1], "ro", 2)))) {
-			snprintf(err, errlen, "line %u: user %.*s: the role must be rw or ro",
-				 lineno, (int)fl[0], f[0]);
+			snprintf(err, errlen, "line %u: the role (second field) must be rw or ro",
+				 lineno);
 			goto bad;
 		}
 		if (fl[2] < KV_AUTH_SECRET_MIN || fl[2] > KV_AUTH_SECRET_MAX) {
-			snprintf(err, errlen, "line %u: user %.*s: the secret must be %d..%d bytes "
-				 "(it is %zu)", lineno, (int)fl[0], f[0], KV_AUTH_SECRET_MIN,
-				 KV_AUTH_SECRET_MAX, fl[2]);
+			snprintf(err, errlen, "line %u: the secret (third field) must be %d..%d "
+				 "bytes (it is %zu)", lineno, KV_AUTH_SECRET_MIN, KV_AUTH_SECRET_MAX,
+				 fl[2]);
 			goto bad;
 		}
 		for (size_t i = 0; i < fl[2]; i++)
 			if ((unsigned char)f[2][i] < 0x21 || (unsigned char)f[2][i] == 0x7f) {
-				snprintf(err, errlen, "line %u: user %.*s: the secret has a "
-					 "control character", lineno, (int)fl[0], f[0]);
+				snprintf(err, errlen, "line %u: the secret has a control "
+					 "character", lineno);
 				goto bad;
 			}
-		nu = realloc(db->users, (db->n + 1) * sizeof(*nu));
+		/* Not realloc: it would leave the old copy of the secrets in freed
+		 * memory. A new array, the old one wiped. */
+		nu = malloc((db->n + 1) * sizeof(*nu));
 		if (!nu) {
 			snprintf(err, errlen, "out of memory");
 			kv_auth_free(db);
 			return -ENOMEM;
 		}
+		if (db->n)
+			memcpy(nu, db->users, db->n * sizeof(*nu));
+		kv_auth_free_users(db);
 		db->users = nu;
 		u = &db->users[db->n++];
 		memset(u, 0, sizeof(*u));
@@ -210,9 +224,10 @@ int kv_auth_random(uint8_t *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -EIO;
 }
 
-/* HMAC-SHA256 over the concatenation of @n parts (OpenSSL 3's EVP_MAC). */
-static void kv__hmac(const uint8_t *key, size_t klen, const void *const *part,
-		     const size_t *plen, unsigned n, uint8_t mac[KV_AUTH_MAC])
+/* HMAC-SHA256 over the concatenation of @n parts (OpenSSL 3's EVP_MAC).
+ * 0 or -EIO; on failure the MAC is zeroed and must not be used. */
+static int kv__hmac(const uint8_t *key, size_t klen, const void *const *part,
+		    const size_t *plen, unsigned n, uint8_t mac[KV_AUTH_MAC])
 {
 	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
@@ -226,33 +241,40 @@ static void kv__hmac(const uint8_t *key, size_t klen, const void *const *part,
 	for (unsigned i = 0; i < n && ok; i++)
 		ok = EVP_MAC_update(ctx, part[i], plen[i]) == 1;
 	ok = ok && EVP_MAC_final(ctx, mac, &outl, KV_AUTH_MAC) == 1 && outl == KV_AUTH_MAC;
-	/* A failure leaves a MAC of zeros, which the other side rejects. */
 	if (!ok)
 		memset(mac, 0, KV_AUTH_MAC);
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(hmac);
+	return ok ? 0 : -EIO;
 }
 
-void kv_auth_client_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
-			const uint8_t *cnonce, const char *name, size_t nlen,
-			uint8_t mac[KV_AUTH_MAC])
+int kv_auth_client_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
+		       const uint8_t *cnonce, uint32_t cqpn, uint32_t sqpn, const char *name,
+		       size_t nlen, uint8_t mac[KV_AUTH_MAC])
 {
 	static const char label[] = "kvstore auth v1 client";
-	const void *part[] = {label, snonce, cnonce, name};
-	size_t plen[] = {sizeof(label), KV_AUTH_NONCE, KV_AUTH_NONCE, nlen};
+	uint8_t qpn[8];
+	const void *part[] = {label, snonce, cnonce, qpn, name};
+	size_t plen[] = {sizeof(label), KV_AUTH_NONCE, KV_AUTH_NONCE, 8, nlen};
 
-	kv__hmac(secret, slen, part, plen, 4, mac);
+	kv_st32be(qpn, cqpn);
+	kv_st32be(qpn + 4, sqpn);
+	return kv__hmac(secret, slen, part, plen, 5, mac);
 }
 
-void kv_auth_server_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
-			const uint8_t *cnonce, uint8_t role, const uint8_t *hello_payload,
-			uint8_t mac[KV_AUTH_MAC])
+int kv_auth_server_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
+		       const uint8_t *cnonce, uint32_t cqpn, uint32_t sqpn, uint8_t role,
+		       const uint8_t *hello_payload, uint8_t mac[KV_AUTH_MAC])
 {
 	static const char label[] = "kvstore auth v1 server";
-	const void *part[] = {label, snonce, cnonce, &role, hello_payload};
-	size_t plen[] = {sizeof(label), KV_AUTH_NONCE, KV_AUTH_NONCE, 1, KV_HELLO_PAYLOAD_LEN};
+	uint8_t qpn[8];
+	const void *part[] = {label, snonce, cnonce, qpn, &role, hello_payload};
+	size_t plen[] = {sizeof(label), KV_AUTH_NONCE, KV_AUTH_NONCE, 8, 1,
+			 KV_HELLO_PAYLOAD_LEN};
 
-	kv__hmac(secret, slen, part, plen, 5, mac);
+	kv_st32be(qpn, cqpn);
+	kv_st32be(qpn + 4, sqpn);
+	return kv__hmac(secret, slen, part, plen, 6, mac);
 }
 
 bool kv_auth_mac_eq(const uint8_t *a, const uint8_t *b)

@@ -8,13 +8,19 @@
  * answers AUTH with its name, 32 random bytes of its own and
  *
  *   client MAC = HMAC-SHA256(secret, "kvstore auth v1 client" 0 |
- *                            server nonce | client nonce | name)
+ *                            server nonce | client nonce |
+ *                            client QPN | server QPN | name)
  *
  * The server checks it in constant time and answers WELCOME: the role, the
  * hello, and
  *
  *   server MAC = HMAC-SHA256(secret, "kvstore auth v1 server" 0 |
- *                            server nonce | client nonce | role | hello)
+ *                            server nonce | client nonce |
+ *                            client QPN | server QPN | role | hello)
+ *
+ * (QPNs: the two queue pairs' numbers, u32 big-endian, as each side sees
+ * them: an endpoint that relays the handshake between a client and the
+ * real server has queue pairs of its own, so the MACs do not fit there.)
  *
  * so the client knows the hello (address, rkey) comes from a server that
  * holds its secret; or a refusal with a reason. HMAC and the random bytes
@@ -90,13 +96,14 @@ bool kv_auth_name_ok(const char *name, size_t len);
 /* Fill @buf with @n random bytes (libcrypto). 0 or -EIO. */
 int kv_auth_random(uint8_t *buf, size_t n);
 
-/* The MACs above. */
-void kv_auth_client_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
-			const uint8_t *cnonce, const char *name, size_t nlen,
-			uint8_t mac[KV_AUTH_MAC]);
-void kv_auth_server_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
-			const uint8_t *cnonce, uint8_t role, const uint8_t *hello_payload,
-			uint8_t mac[KV_AUTH_MAC]);
+/* The MACs above. 0, or -EIO when libcrypto failed: then refuse (never
+ * compare a MAC that was not computed). */
+int kv_auth_client_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
+		       const uint8_t *cnonce, uint32_t cqpn, uint32_t sqpn, const char *name,
+		       size_t nlen, uint8_t mac[KV_AUTH_MAC]);
+int kv_auth_server_mac(const uint8_t *secret, size_t slen, const uint8_t *snonce,
+		       const uint8_t *cnonce, uint32_t cqpn, uint32_t sqpn, uint8_t role,
+		       const uint8_t *hello_payload, uint8_t mac[KV_AUTH_MAC]);
 /* Constant-time comparison of two MACs: true when equal. */
 bool kv_auth_mac_eq(const uint8_t *a, const uint8_t *b);
 

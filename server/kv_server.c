@@ -2,6 +2,7 @@
 #include "kv_server_int.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -100,6 +101,20 @@ static int kv__dev_open(struct kv_server *s, struct kv__dev *d,
 			s->slab.len, ibv_get_device_name(verbs->device), strerror(errno));
 		goto out_dealloc_pd;
 	}
+	/* ro users get the rkey of a second registration that allows READ
+	 * alone: their queue pair's rights are one lock, the key another (a
+	 * new queue pair holds rdma_accept's rights for a moment before the
+	 * server takes them: docs/security.md). */
+	if (s->auth.n) {
+		d->slab_mr_ro = ibv_reg_mr(d->pd, s->slab.base, s->slab.len,
+					   IBV_ACCESS_REMOTE_READ);
+		if (!d->slab_mr_ro) {
+			ret = -errno;
+			kv__srv_err("registering the %zu-byte slab read-only on %s: %s",
+				    s->slab.len, ibv_get_device_name(verbs->device), strerror(errno));
+			goto out_dereg_mr;
+		}
+	}
 	d->channel = ibv_create_comp_channel(verbs);
 	if (!d->channel) {
 		ret = -errno;
@@ -119,6 +134,9 @@ out_destroy_channel:
 	ibv_destroy_comp_channel(d->channel);
 	d->channel = NULL;
 out_dereg_mr:
+	if (d->slab_mr_ro)
+		ibv_dereg_mr(d->slab_mr_ro);
+	d->slab_mr_ro = NULL;
 	ibv_dereg_mr(d->slab_mr);
 	d->slab_mr = NULL;
 out_dealloc_pd:
@@ -131,6 +149,8 @@ static void kv__dev_close(struct kv__dev *d)
 {
 	if (d->channel)
 		ibv_destroy_comp_channel(d->channel);
+	if (d->slab_mr_ro)
+		ibv_dereg_mr(d->slab_mr_ro);
 	if (d->slab_mr)
 		ibv_dereg_mr(d->slab_mr);
 	if (d->pd)
@@ -463,6 +483,9 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 			ret = -EKEYREJECTED; /* bad usage: exit 2 */
 			goto fail;
 		}
+		/* The secrets are in this process's memory: no core dump of it,
+		 * and no ptrace by other users. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (o->file) {
 		ret = kv_slab_open_file(&s->slab, o->file, o->slab_size_given ? o->slab_size : 0,

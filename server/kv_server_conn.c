@@ -178,6 +178,13 @@ void kv__keepalive(struct kv_server *s, uint64_t now)
 		int ret;
 
 		next = c->next;
+		if (c->fenced && !c->authed && now - c->accepted_ns > KV_AUTH_DEADLINE_NS) {
+			/* Never authenticated: it holds no id, no claim, no grant;
+			 * free its place now, not when the CM says it is gone (a
+			 * peer that ignores the disconnect would hold it a minute). */
+			kv__conn_destroy(c);
+			continue;
+		}
 		if (c->fenced && now - c->cut_ns > KV_CUT_REAP_NS) {
 			/* Cut long ago and the CM never said it is gone (a peer
 			 * that vanished): free what is left of it now. */
@@ -353,7 +360,7 @@ static void kv__hello_of(struct kv_server *s, struct kv_conn *c, struct kv_hello
 	memset(h, 0, sizeof(*h));
 	h->slab_addr = (uintptr_t)s->slab.base;
 	h->slab_len = s->slab.len;
-	h->rkey = c->dev->slab_mr->rkey;
+	h->rkey = c->role == KV_ROLE_RO ? c->dev->slab_mr_ro->rkey : c->dev->slab_mr->rkey;
 	h->client_id = c->client_id;
 	h->scratch_off = (uint64_t)(c->client_id % KV_SCRATCH_AREAS) * KV_SCRATCH_LEN;
 	h->scratch_len = KV_SCRATCH_LEN;
@@ -405,6 +412,18 @@ static void kv__on_established(struct kv_server *s, struct kv_conn *c)
 			    c->client_id, c->host, s->nconns);
 }
 
+/* The client's queue pair number, as our queue pair knows it (0 if the
+ * device will not say: the client's MAC then fails). */
+static uint32_t kv__peer_qpn(struct kv_conn *c)
+{
+	struct ibv_qp_attr a;
+	struct ibv_qp_init_attr ia;
+
+	if (ibv_query_qp(c->qp, &a, IBV_QP_DEST_QPN, &ia))
+		return 0;
+	return a.dest_qp_num;
+}
+
 /* Refuse @c's authentication: say why, then disconnect (after the send). */
 static void kv__auth_refuse(struct kv_server *s, struct kv_conn *c, const char *why,
 			    const char *log_why)
@@ -431,6 +450,7 @@ static void kv__on_auth(struct kv_server *s, struct kv_conn *c, const uint8_t *m
 	uint8_t payload[KV_MSG_HDR_LEN + KV_HELLO_PAYLOAD_LEN];
 	struct kv_hello h;
 	size_t nlen = 0;
+	uint32_t peer;
 	int ret;
 
 	if (kv_auth_decode(msg, len, cnonce, mac, c->user, &nlen) ||
@@ -441,9 +461,17 @@ static void kv__on_auth(struct kv_server *s, struct kv_conn *c, const uint8_t *m
 		return;
 	}
 	u = kv_auth_find(&s->auth, c->user, nlen);
-	/* An unknown user costs the same MAC as a known one. */
-	kv_auth_client_mac(u ? u->secret : (const uint8_t *)"unknown user....",
-			   u ? u->secret_len : 16, c->snonce, cnonce, c->user, nlen, want);
+	peer = kv__peer_qpn(c);
+	/* An unknown user costs the same MAC as a known one. A MAC that could
+	 * not be computed refuses (never compared). */
+	ret = kv_auth_client_mac(u ? u->secret : (const uint8_t *)"unknown user....",
+				 u ? u->secret_len : 16, c->snonce, cnonce, peer, c->qp->qp_num,
+				 c->user, nlen, want);
+	if (ret) {
+		kv__srv_err("computing a MAC: libcrypto failed; refusing %s", c->host);
+		kv__auth_refuse(s, c, "the server could not check the answer", "libcrypto failed");
+		return;
+	}
 	if (!kv_auth_mac_eq(mac, want) || !u) {
 		kv__auth_refuse(s, c, "unknown user or wrong secret",
 				u ? "wrong secret" : "unknown user");
@@ -467,9 +495,9 @@ static void kv__on_auth(struct kv_server *s, struct kv_conn *c, const uint8_t *m
 	c->authed = true;
 	kv__hello_of(s, c, &h);
 	kv_hello_encode(payload, &h);
-	kv_auth_server_mac(u->secret, u->secret_len, c->snonce, cnonce, c->role,
-			   payload + KV_MSG_HDR_LEN, mac);
-	if (kv__post_send(c, kv_welcome_encode(c->buf, c->role, mac, &h))) {
+	if (kv_auth_server_mac(u->secret, u->secret_len, c->snonce, cnonce, peer, c->qp->qp_num,
+			       c->role, payload + KV_MSG_HDR_LEN, mac) ||
+	    kv__post_send(c, kv_welcome_encode(c->buf, c->role, mac, &h))) {
 		kv__conn_disconnect(c);
 		return;
 	}
@@ -559,16 +587,18 @@ static void kv__on_seal(struct kv_server *s, struct kv_conn *c, uint64_t off, ui
 		ret = kv_sweep_seal(&s->sweep, c->client_id, &ext);
 	if (!ret)
 		return;
-	/* Nothing changed: the space stays held until the client is gone. */
+	/* Nothing changed; a client that seals what it was not granted is
+	 * broken or hostile: drop it (its grants then go back). */
 	s->protocol_errors++;
 	kv__srv_err("client %u sealed %" PRIu64 " bytes at %" PRIu64 ", which it was not "
-		    "granted (%s)", c->client_id, len, off, strerror(-ret));
+		    "granted (%s); disconnecting it", c->client_id, len, off, strerror(-ret));
+	kv__conn_disconnect(c);
 }
 
 static void kv__on_request(struct kv_server *s, struct kv_conn *c,
 			   const uint8_t *msg, size_t len)
 {
-	struct kv_msg_header hdr;
+	struct kv_msg_header hdr = {0};
 	uint64_t a = 0, b = 0;
 	int ret;
 

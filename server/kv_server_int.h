@@ -34,6 +34,7 @@ struct kv__dev {
 	struct ibv_device_attr attr;
 	struct ibv_pd *pd;
 	struct ibv_mr *slab_mr;
+	struct ibv_mr *slab_mr_ro; /* READ only, for ro users (with users only) */
 	struct ibv_comp_channel *channel;
 	bool port_down;     /* between IBV_EVENT_PORT_ERR and PORT_ACTIVE */
 };

@@ -50,11 +50,11 @@ START_TEST(test_parse_bad)
 	} bad[] = {
 		{"alice rw\n", "line 1: expected NAME ROLE SECRET"},
 		{"# c\nalice rw 0123456789abcdef extra\n", "line 2: expected"},
-		{"alice admin 0123456789abcdef\n", "role must be rw or ro"},
-		{"alice RW 0123456789abcdef\n", "role must be rw or ro"},
-		{"alice rw short\n", "secret must be 16..256"},
+		{"alice admin 0123456789abcdef\n", "must be rw or ro"},
+		{"alice RW 0123456789abcdef\n", "must be rw or ro"},
+		{"alice rw short\n", "must be 16..256"},
 		{"al/ice rw 0123456789abcdef\n", "a user name is"},
-		{"alice rw 0123456789abcdef\nalice ro 0123456789abcdeg\n", "line 2: user alice appears twice"},
+		{"alice rw 0123456789abcdef\nalice ro 0123456789abcdeg\n", "line 2: its user name appears"},
 		{"alice rw 0123456789ab\x01" "cdef\n", "control character"},
 		{"# only comments\n\n", "no users"},
 		{"", "no users"},
@@ -97,13 +97,14 @@ START_TEST(test_load_mode)
 }
 END_TEST
 
-/* HMAC-SHA256 of the documented input, computed apart (Python's hmac). */
+/* HMAC-SHA256 of the documented input (queue pairs 0x11 and 0x222),
+ * computed apart (Python's hmac). */
 START_TEST(test_client_mac_known)
 {
 	static const uint8_t want[32] = {
-		0x17, 0x58, 0x6d, 0xe1, 0x3f, 0x0f, 0xa3, 0xce, 0x1b, 0x1a, 0x1e, 0xe2,
-		0x75, 0xde, 0x3b, 0x66, 0xef, 0x70, 0x7a, 0x68, 0x4e, 0xc0, 0x77, 0xe3,
-		0x4d, 0x67, 0x13, 0x8d, 0x11, 0xb0, 0xbd, 0xe0};
+		0x46, 0x46, 0xc5, 0x29, 0xb6, 0xb1, 0x71, 0x1d, 0x83, 0x99, 0x0a, 0x85,
+		0x96, 0x4b, 0xb8, 0x5c, 0x95, 0xce, 0x79, 0xc3, 0xe9, 0x60, 0xf5, 0x24,
+		0x3e, 0xdd, 0xf0, 0x18, 0xf9, 0xa8, 0x21, 0xb6};
 	const char *secret = "0123456789abcdef-secret";
 	uint8_t sn[32], cn[32], mac[32], other[32];
 
@@ -111,15 +112,22 @@ START_TEST(test_client_mac_known)
 		sn[i] = (uint8_t)i;
 		cn[i] = (uint8_t)(32 + i);
 	}
-	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, "alice", 5, mac);
+	ck_assert_int_eq(kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, 0x11, 0x222,
+					    "alice", 5, mac), 0);
 	ck_assert_int_eq(memcmp(mac, want, 32), 0);
 	ck_assert(kv_auth_mac_eq(mac, want));
 	/* Every input matters. */
-	kv_auth_client_mac((const uint8_t *)secret, strlen(secret) - 1, sn, cn, "alice", 5, other);
+	kv_auth_client_mac((const uint8_t *)secret, strlen(secret) - 1, sn, cn, 0x11, 0x222, "alice", 5,
+			   other);
 	ck_assert(!kv_auth_mac_eq(mac, other));
-	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), cn, sn, "alice", 5, other);
+	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), cn, sn, 0x11, 0x222, "alice", 5, other);
 	ck_assert(!kv_auth_mac_eq(mac, other));
-	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, "alicf", 5, other);
+	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, 0x11, 0x222, "alicf", 5, other);
+	ck_assert(!kv_auth_mac_eq(mac, other));
+	/* A relay: the same handshake seen over other queue pairs. */
+	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, 0x12, 0x222, "alice", 5, other);
+	ck_assert(!kv_auth_mac_eq(mac, other));
+	kv_auth_client_mac((const uint8_t *)secret, strlen(secret), sn, cn, 0x11, 0x223, "alice", 5, other);
 	ck_assert(!kv_auth_mac_eq(mac, other));
 }
 END_TEST

@@ -52,6 +52,11 @@ RO="--user reader --secret-file /tmp/reader.secret"
 	expect_exit 6 kvcli --user mallory --secret-file /tmp/wrong.secret get k
 	expect_exit 6 env KV_USER=alice KV_SECRET=not-the-secret-at-all kvcli get k
 	expect_exit 2 kvcli --user alice get k # --secret-file missing
+	expect_exit 2 kvcli --user alice --secret-file /nonexistent get k
+	cp /tmp/alice.secret /tmp/open.secret
+	chmod 644 /tmp/open.secret
+	expect_exit 2 kvcli --user alice --secret-file /tmp/open.secret get k
+	grep -q "chmod 600" "$LAST_ERR" || fail "a secret file others may read: no reason"
 
 	expect_exit 0 kvcli $RW put k v1
 	expect_exit 0 env KV_USER=alice KV_SECRET="$RW_SECRET" kvcli put k2 w1
@@ -122,3 +127,12 @@ for sec in "$RW_SECRET" "$RO_SECRET" not-the-secret-at-all; do
 done
 grep -q "refused" "$KV_SERVER_LOG" || fail "the log does not say authentications were refused"
 log "server log: $(grep -c refused "$KV_SERVER_LOG") refusals logged, no secret in it"
+
+# Credentials given to a server that does not ask for them: refused (it
+# cannot prove it is the server that holds them).
+start_server -m 16M
+# shellcheck disable=SC2086
+expect_exit 6 kvcli $RW get k
+grep -q "did not ask" "$LAST_ERR" || fail "an open server accepted with credentials set"
+expect_exit 1 kvcli get k
+stop_server TERM || fail "kvserver exit status $?"
