@@ -164,7 +164,16 @@ static int kv__scan_get(struct kv__scan *s, const struct kv__scan_key *k)
 {
 	void *val = NULL;
 	size_t vlen = 0;
+	uint64_t reconnects = s->c->cnt.reconnects;
 	int ret = kv_get_alloc(s->c, k->key, k->klen, &val, &vlen);
+
+	if (!ret && s->c->cnt.reconnects != reconnects) {
+		/* The GET connected again: the scan's reads so far were of the
+		 * old connection; kv.h promises it ends, not resumes. */
+		free(val);
+		kv__seterr(s->c, "the connection was made again during the scan; scan again");
+		return -ECONNRESET;
+	}
 
 	if (!ret) {
 		s->st->via_get++;
