@@ -8,6 +8,8 @@
 
 #include "kv_base.h"
 
+#define KV__FIELDS_END 76u /* max_value is the last field, at 72 */
+
 static const char kv__magic[8] = {'K', 'V', 'S', 'T', 'O', 'R', 'E', '1'};
 
 void kv_file_header_encode(uint8_t *buf, const struct kv_file_header *h)
@@ -51,8 +53,10 @@ int kv_file_header_decode(const uint8_t *buf, size_t len, uint64_t file_len,
 		snprintf(err, errlen, "its header's checksum fails");
 		return -EINVAL;
 	}
-	for (size_t i = KV_FILE_CHECK_OFF + 8; i < KV_FILE_HDR; i++)
-		if (buf[i]) {
+	/* Anything else in the page is zero: after the checksum, and the four
+	 * bytes between the last field (max_value, 72..75) and it. */
+	for (size_t i = KV__FIELDS_END; i < KV_FILE_HDR; i++)
+		if (buf[i] && (i < KV_FILE_CHECK_OFF || i >= KV_FILE_CHECK_OFF + 8)) {
 			snprintf(err, errlen, "its header page has bytes set past the header");
 			return -EINVAL;
 		}
