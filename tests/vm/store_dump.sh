@@ -76,7 +76,10 @@ kvcli put "$ODD" - <odd.v || fail "put the key with a newline"
 kvcli batch <gets.txt | cmp - want.txt || fail "the first store does not hold the model"
 
 # A writer that rewrites "hot" without pause: "h<n>:" then a filler that
-# depends on n alone, of n % 300 bytes.
+# depends on n alone, of n % 300 bytes. (hot.out exists before the wait
+# reads it: a background job's redirection happens after the fork.)
+: >hot.out
+: >hot.err
 awk -v a="$PAT" 'BEGIN {
 	p = a a a a a a
 	for (n = 1; n <= 200000; n++)
@@ -84,7 +87,7 @@ awk -v a="$PAT" 'BEGIN {
 }' | kvcli batch >hot.out 2>hot.err &
 hot=$!
 i=0
-while [ "$(grep -c OK hot.out)" -lt 20 ] && [ "$i" -lt 100 ]; do
+while [ "$(grep -c OK hot.out)" -lt 20 ] && [ "$i" -lt 300 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
