@@ -449,7 +449,10 @@ int main(int argc, char **argv)
 			 &(struct kv_connect_opts){.timeout_ms = o.timeout_ms,
 						   .reconnect_ms = o.cmd == KV_CMD_BATCH && o.timeout_ms > 250
 								  ? 250 : 0,
-						   .user = o.user, .secret_file = o.secret_file},
+						   .user = o.user, .secret_file = o.secret_file,
+						   /* debug-send-raw asks whether this very
+						    * connection survived its message */
+						   .no_reconnect = o.cmd == KV_CMD_SEND_RAW},
 			 err, sizeof(err));
 	if (ret == -EACCES || ret == -EINVAL) {
 		kv__say("%s", err); /* not authorized, or bad credentials given */
