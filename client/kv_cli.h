@@ -41,6 +41,10 @@ struct kv_cli_opts {
  */
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err);
 
+/* One line on stderr, "kvcli: " first. */
+__attribute__((format(printf, 1, 2)))
+void kv_cli_say(const char *fmt, ...);
+
 /* The exit code for a library error. */
 int kv_cli_exit_code(int err);
 

@@ -1,5 +1,6 @@
 /* kv_cli_args.c - kvcli's global options and exit codes (see kv_cli.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,17 @@ int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *
 bad_value:
 	fprintf(err, "kvcli: invalid value '%s' for %s (try --help)\n", optarg, argv[optind - 1]);
 	return -KV_EXIT_USAGE;
+}
+
+void kv_cli_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("kvcli: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 }
 
 int kv_cli_exit_code(int err)

@@ -17,31 +17,19 @@
 _Static_assert(KV_DUMP_MAX_KEY >= KV_KEY_LIMIT, "dump keys shorter than a store's");
 _Static_assert(KV_DUMP_MAX_VALUE >= KV_VALUE_LIMIT, "dump values shorter than a store's");
 
-__attribute__((format(printf, 1, 2)))
-static void kv__dsay(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("kvcli: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 int kv_dump_usage(const struct kv_cli_opts *o)
 {
 	if (o->argc) {
-		kv__dsay("usage: kvcli %s", o->cmd == KV_CMD_DUMP ? "dump > FILE" : "restore < FILE");
+		kv_cli_say("usage: kvcli %s", o->cmd == KV_CMD_DUMP ? "dump > FILE" : "restore < FILE");
 		return KV_EXIT_USAGE;
 	}
 	/* A binary stream is no use on a terminal, and a terminal is no dump. */
 	if (o->cmd == KV_CMD_DUMP && isatty(STDOUT_FILENO)) {
-		kv__dsay("dump: stdout is a terminal; redirect it: kvcli dump > FILE");
+		kv_cli_say("dump: stdout is a terminal; redirect it: kvcli dump > FILE");
 		return KV_EXIT_USAGE;
 	}
 	if (o->cmd == KV_CMD_RESTORE && isatty(STDIN_FILENO)) {
-		kv__dsay("restore: stdin is a terminal; give it a dump: kvcli restore < FILE");
+		kv_cli_say("restore: stdin is a terminal; give it a dump: kvcli restore < FILE");
 		return KV_EXIT_USAGE;
 	}
 	return 0;
@@ -79,7 +67,7 @@ int kv_dump_main(kv_client *c)
 
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	if (kv_dump_writer_init(&d.w, kv__stdout_write, NULL)) {
-		kv__dsay("dump: out of memory");
+		kv_cli_say("dump: out of memory");
 		return KV_EXIT_TRANSPORT;
 	}
 	errno = 0;
@@ -96,25 +84,25 @@ int kv_dump_main(kv_client *c)
 		ret = d.werr = errno ? -errno : -EIO;
 	kv_dump_writer_free(&d.w);
 	if (d.werr) {
-		kv__dsay("dump: writing stdout: %s (the dump is incomplete: no end record)",
+		kv_cli_say("dump: writing stdout: %s (the dump is incomplete: no end record)",
 			 strerror(-d.werr));
 		return KV_EXIT_TRANSPORT;
 	}
 	if (ret) {
 		fflush(stdout);
-		kv__dsay("dump: %s%s%s, after %llu items (the dump is incomplete: no end record)",
+		kv_cli_say("dump: %s%s%s, after %llu items (the dump is incomplete: no end record)",
 			 kv_strerror(ret), *kv_client_errmsg(c) ? ": " : "", kv_client_errmsg(c),
 			 (unsigned long long)st.items);
 		return kv_cli_exit_code(ret);
 	}
-	kv__dsay("dumped %llu items (%llu index words read, %llu items settled by a GET)",
+	kv_cli_say("dumped %llu items (%llu index words read, %llu items settled by a GET)",
 		 (unsigned long long)st.items, (unsigned long long)st.words,
 		 (unsigned long long)st.via_get);
 	if (st.garbage)
-		kv__dsay("dump: %llu index words are garbage (ignored)",
+		kv_cli_say("dump: %llu index words are garbage (ignored)",
 			 (unsigned long long)st.garbage);
 	if (st.unreadable) {
-		kv__dsay("dump: %llu items left out: their blocks stay corrupt "
+		kv_cli_say("dump: %llu items left out: their blocks stay corrupt "
 			 "(the dump holds every other item and is complete)",
 			 (unsigned long long)st.unreadable);
 		return KV_EXIT_STORE;
@@ -166,7 +154,7 @@ int kv_restore_main(kv_client *c)
 	int ret;
 
 	if (kv_dump_reader_init(&r, kv__stdin_read, NULL)) {
-		kv__dsay("restore: out of memory");
+		kv_cli_say("restore: out of memory");
 		return KV_EXIT_TRANSPORT;
 	}
 	kv_client_limits(c, &l);
@@ -179,34 +167,34 @@ int kv_restore_main(kv_client *c)
 		}
 		kv__show_key(key, klen, shown, sizeof(shown));
 		if (err == -E2BIG && klen > l.max_key)
-			kv__dsay("restore: item %llu: its key of %zu bytes is over the server's "
+			kv_cli_say("restore: item %llu: its key of %zu bytes is over the server's "
 				 "limit of %zu (key '%s')", (unsigned long long)r.item, klen,
 				 l.max_key, shown);
 		else if (err == -E2BIG)
-			kv__dsay("restore: item %llu: its value of %zu bytes is over the server's "
+			kv_cli_say("restore: item %llu: its value of %zu bytes is over the server's "
 				 "limit of %zu (key '%s')", (unsigned long long)r.item, vlen,
 				 l.max_value, shown);
 		else if (err == -ENOSPC)
-			kv__dsay("restore: item %llu: store full: %s (key of %zu bytes, value of "
+			kv_cli_say("restore: item %llu: store full: %s (key of %zu bytes, value of "
 				 "%zu bytes: '%s')", (unsigned long long)r.item,
 				 *kv_client_errmsg(c) ? kv_client_errmsg(c) : kv_strerror(err),
 				 klen, vlen, shown);
 		else
-			kv__dsay("restore: item %llu: %s%s%s (key '%s')", (unsigned long long)r.item,
+			kv_cli_say("restore: item %llu: %s%s%s (key '%s')", (unsigned long long)r.item,
 				 kv_strerror(err), *kv_client_errmsg(c) ? ": " : "",
 				 kv_client_errmsg(c), shown);
-		kv__dsay("restored %llu items; the dump's items from %llu on are not",
+		kv_cli_say("restored %llu items; the dump's items from %llu on are not",
 			 done, (unsigned long long)r.item);
 		kv_dump_reader_free(&r);
 		return kv_cli_exit_code(err);
 	}
 	if (ret < 0) {
-		kv__dsay("restore: %s", r.msg);
-		kv__dsay("restored %llu items (those before the error)", done);
+		kv_cli_say("restore: %s", r.msg);
+		kv_cli_say("restored %llu items (those before the error)", done);
 		kv_dump_reader_free(&r);
 		return ret == -EBADMSG ? KV_EXIT_USAGE : KV_EXIT_TRANSPORT;
 	}
 	kv_dump_reader_free(&r);
-	kv__dsay("restored %llu items", done);
+	kv_cli_say("restored %llu items", done);
 	return KV_EXIT_OK;
 }

@@ -16,18 +16,6 @@
 
 #define KV__HOLD_MAX_MS 3600000u
 
-__attribute__((format(printf, 1, 2)))
-static void kv__say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("kvcli: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* A message that names the limit when a key or value is too long. */
 static int kv__report(kv_client *c, int err, const char *what, size_t klen, size_t vlen)
 {
@@ -35,14 +23,14 @@ static int kv__report(kv_client *c, int err, const char *what, size_t klen, size
 
 	kv_client_limits(c, &l);
 	if (err == -E2BIG && klen > l.max_key)
-		kv__say("%s: key is %zu bytes; the server's limit is %zu", what, klen, l.max_key);
+		kv_cli_say("%s: key is %zu bytes; the server's limit is %zu", what, klen, l.max_key);
 	else if (err == -E2BIG)
-		kv__say("%s: value is %zu bytes; the server's limit is %zu", what, vlen,
+		kv_cli_say("%s: value is %zu bytes; the server's limit is %zu", what, vlen,
 			l.max_value);
 	else if (err == -EINVAL)
-		kv__say("%s: the key is empty", what);
+		kv_cli_say("%s: the key is empty", what);
 	else if (err != -ENOENT)
-		kv__say("%s: %s%s%s", what, kv_strerror(err), *kv_client_errmsg(c) ? ": " : "",
+		kv_cli_say("%s: %s%s%s", what, kv_strerror(err), *kv_client_errmsg(c) ? ": " : "",
 			kv_client_errmsg(c));
 	return kv_cli_exit_code(err);
 }
@@ -51,7 +39,7 @@ static int kv__need_args(const struct kv_cli_opts *o, int n, const char *usage)
 {
 	if (o->argc == n)
 		return 0;
-	kv__say("usage: kvcli %s", usage);
+	kv_cli_say("usage: kvcli %s", usage);
 	return KV_EXIT_USAGE;
 }
 
@@ -106,7 +94,7 @@ static int kv__cmd_demo(kv_client *c, const struct kv_cli_opts *o)
 
 	kv_client_limits(c, &l);
 	if (len > l.max_demo) {
-		kv__say("demo: string is %zu bytes; the limit is %zu", len, l.max_demo);
+		kv_cli_say("demo: string is %zu bytes; the limit is %zu", len, l.max_demo);
 		return KV_EXIT_USAGE;
 	}
 	printf("Passed string is: %s (%zu bytes)\n", s, len);
@@ -148,7 +136,7 @@ static int kv__cmd_put(kv_client *c, const char *key, const char *val)
 		kv_client_limits(c, &l);
 		ret = kv__slurp_stdin(&buf, &vlen, l.max_value);
 		if (ret == -E2BIG) {
-			kv__say("put: value on stdin is over the server's limit of %zu bytes",
+			kv_cli_say("put: value on stdin is over the server's limit of %zu bytes",
 				l.max_value);
 			return KV_EXIT_USAGE;
 		}
@@ -247,7 +235,7 @@ static int kv__cmd_batch(kv_client *c, unsigned timeout_ms)
 			vcap = l.max_value + 1;
 			vbuf = malloc(vcap);
 			if (!vbuf) {
-				kv__say("batch: out of memory for a value of %zu bytes", vcap);
+				kv_cli_say("batch: out of memory for a value of %zu bytes", vcap);
 				ret = -ENOMEM;
 				break;
 			}
@@ -296,7 +284,7 @@ static int kv__cmd_send_raw(kv_client *c)
 	int ret = kv__slurp_stdin(&buf, &len, 3 * 4096);
 
 	if (ret == -E2BIG || (!ret && len == 0)) {
-		kv__say("debug-send-raw: give 1 to 12288 bytes on stdin");
+		kv_cli_say("debug-send-raw: give 1 to 12288 bytes on stdin");
 		free(buf);
 		return KV_EXIT_USAGE;
 	}
@@ -354,7 +342,7 @@ static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 		return kv__report(c, ret, "debug-hold-lock", strlen(key), 0);
 	printf("WROTE\n");
 	if (!ours)
-		kv__say("debug-hold-lock: the CAS ran, but the claim was no longer ours");
+		kv_cli_say("debug-hold-lock: the CAS ran, but the claim was no longer ours");
 	return 0;
 }
 
@@ -363,7 +351,7 @@ static int kv__check_ms(const char *cmd, const char *ms)
 {
 	if (!kv_parse_uint(ms, 0, KV__HOLD_MAX_MS, &(uint64_t){0}))
 		return 0;
-	kv__say("%s: MS must be 0..%u, not '%s'", cmd, KV__HOLD_MAX_MS, ms);
+	kv_cli_say("%s: MS must be 0..%u, not '%s'", cmd, KV__HOLD_MAX_MS, ms);
 	return KV_EXIT_USAGE;
 }
 
@@ -375,7 +363,7 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 		if (o->argc != 2 || strcmp(o->argv[0], "-s"))
 			return kv__need_args(o, -1, "demo -s STRING");
 		if (!o->argv[1][0]) {
-			kv__say("demo: the string is empty");
+			kv_cli_say("demo: the string is empty");
 			return KV_EXIT_USAGE;
 		}
 		return 0;
@@ -420,7 +408,7 @@ int main(int argc, char **argv)
 	if ((o.cmd == KV_CMD_PUT || o.cmd == KV_CMD_GET || o.cmd == KV_CMD_DEL ||
 	     o.cmd == KV_CMD_HOLD_LOCK) &&
 	    !o.argv[0][0]) {
-		kv__say("%s: the key is empty", argv[optind]);
+		kv_cli_say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
 	}
 	/* A reader gone (kvcli dump | head) is a write error (exit 3), not a
@@ -439,7 +427,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		printf("%s\n", ret == -ETIMEDOUT ? "STILL CONNECTED" : "NO CHALLENGE");
-		kv__say("debug-stall-auth: %s", err);
+		kv_cli_say("debug-stall-auth: %s", err);
 		return ret ? KV_EXIT_TRANSPORT : KV_EXIT_USAGE;
 	}
 	/* A batch answers a request during an outage at once (ERROR) rather
@@ -455,11 +443,11 @@ int main(int argc, char **argv)
 						   .no_reconnect = o.cmd == KV_CMD_SEND_RAW},
 			 err, sizeof(err));
 	if (ret == -EACCES || ret == -EINVAL) {
-		kv__say("%s", err); /* not authorized, or bad credentials given */
+		kv_cli_say("%s", err); /* not authorized, or bad credentials given */
 		return ret == -EACCES ? KV_EXIT_AUTH : KV_EXIT_USAGE;
 	}
 	if (ret) {
-		kv__say("cannot connect to %s", err);
+		kv_cli_say("cannot connect to %s", err);
 		return KV_EXIT_TRANSPORT;
 	}
 	switch (o.cmd) {
