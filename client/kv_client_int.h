@@ -83,6 +83,13 @@ struct kv_client {
 	size_t secret_len;
 	uint8_t role;                 /* enum kv_role (kv_auth.h) */
 	unsigned op_cas;              /* CASes posted by the running operation */
+	void (*on_swung)(kv_client *c); /* tests: called after a write's word
+					   swung, before its retire and commit
+					   (kvcli debug-half-put stalls there) */
+	unsigned tag_mask;            /* 0: tags of all 7 bits; else only these
+					 (the simulation narrows them so that
+					 space reused for a key gets the same
+					 word again, the ABA case, often) */
 	uint64_t rng;
 	struct kv_counters cnt;
 	char err[256];

@@ -610,9 +610,11 @@ static unsigned kv__blk_write(kv_client *c, struct kv__op *op, uint64_t head, ui
 }
 
 /*
- * Make the write of block word @w (found uncommitted) take effect, as its
- * writer would: retire its predecessor @prev, then commit it. Either CAS may
- * find the work done already (by its writer, another helper, the server).
+ * Make our write of block word @w (published, uncommitted) take effect:
+ * retire its predecessor @prev, then commit it, behind one doorbell. Either
+ * CAS may find the work done already (by the sweep, which fences us first).
+ * The sweep keeps @prev's space while @w is uncommitted, so the retire
+ * cannot land in space granted again.
  */
 static int kv__finish(kv_client *c, uint64_t w, uint64_t prev)
 {
@@ -647,6 +649,8 @@ static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old
 		kv__cache_put(c, &op->kh, 0, 0);
 		return -EBUSY;
 	}
+	if (c->on_swung)
+		c->on_swung(c);
 	if ((ret = kv__finish(c, op->w_new, old)))                        /* RT */
 		return ret;
 	kv__cache_put(c, &op->kh, idx, op->del ? 0 : op->w_new);
@@ -785,10 +789,16 @@ static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 		return op->del ? -ENOENT : kv__insert(c, op);             /* RT3.. */
 	if (ret)
 		return ret;
-	/* A write of the key is under way, or its writer died: finish it
-	 * first, so that ours replaces a committed block. */
-	if (!kv_view_committed(&f->v) && (ret = kv__finish(c, f->word, f->v.prev)))
-		return ret;
+	/* A write of the key is under way, or its writer stopped: wait until
+	 * it is committed (its writer's next doorbell, or the sweep's, which
+	 * fences a writer that stopped first). Ours replaces committed blocks
+	 * only. Finishing it here instead would put a retire CAS of ours on
+	 * space of which we hold nothing: if we stopped before it landed,
+	 * that space could be freed and reused by a block of the same word. */
+	if (!kv_view_committed(&f->v)) {
+		kv__saw(c, f->word);
+		return -EBUSY;
+	}
 	if (op->del && kv_view_tomb(&f->v))
 		return -ENOENT; /* deleted already */
 	return kv__swing(c, op, f->idx, f->word);                         /* RT3, RT4 */
@@ -798,6 +808,7 @@ static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t vlen)
 {
 	uint64_t gran;
+	unsigned tag;
 	int ret;
 
 	op->val = val ? val : "";
@@ -807,8 +818,10 @@ static int kv__prepare(kv_client *c, struct kv__op *op, const void *val, size_t 
 		return ret;
 	gran = op->blk_off / KV_GRANULE;
 	op->blk_off += G(c)->data_off;
-	op->w_new = kv_word_block(op->kh.fp, (unsigned)kv_rand_next(&c->rng),
-				  kv_len_code(op->blk_len / KV_GRANULE), gran);
+	tag = (unsigned)kv_rand_next(&c->rng);
+	if (c->tag_mask)
+		tag &= c->tag_mask;
+	op->w_new = kv_word_block(op->kh.fp, tag, kv_len_code(op->blk_len / KV_GRANULE), gran);
 	kv_block_encode(c->ws.wblk, op->w_new, kv_head_uncommitted(op->w_new), 0,
 			op->del ? KV_BLOCK_TOMBSTONE : 0, G(c)->hash_seed, op->key, op->klen,
 			op->val, vlen);

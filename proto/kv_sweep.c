@@ -29,9 +29,9 @@ int kv_sweep_init(struct kv_sweep *s, uint8_t *slab, const struct kv_geometry *g
 	s->track = calloc(KV_SWEEP_TRACK, sizeof(*s->track));
 	s->refused_at = calloc(KV_SWEEP_IDS, sizeof(*s->refused_at));
 	s->refused_freed = calloc(KV_SWEEP_IDS, sizeof(*s->refused_freed));
-	s->uncommitted = calloc(KV_SWEEP_TRACK, sizeof(*s->uncommitted));
+	s->unc = calloc(KV_SWEEP_TRACK, sizeof(*s->unc));
 	if (!s->state || !s->gone_at || !s->grants || !s->progress_ns || !s->track ||
-	    !s->refused_at || !s->refused_freed || !s->uncommitted ||
+	    !s->refused_at || !s->refused_freed || !s->unc ||
 	    kv_alloc_init(&s->alloc, kv_data_granules(g))) {
 		kv_sweep_free(s);
 		return -ENOMEM;
@@ -48,7 +48,7 @@ void kv_sweep_free(struct kv_sweep *s)
 	free(s->track);
 	free(s->refused_at);
 	free(s->refused_freed);
-	free(s->uncommitted);
+	free(s->unc);
 	kv_alloc_free(&s->alloc);
 	memset(s, 0, sizeof(*s));
 }
@@ -57,6 +57,8 @@ void kv_sweep_owner_live(struct kv_sweep *s, uint16_t id)
 {
 	s->state[id] = KV_OWNER_LIVE;
 	s->nlive++;
+	if (id > s->id_hi)
+		s->id_hi = id;
 	s->progress_ns[id] = 0; /* set by its first claim */
 	s->refused_at[id] = 0;
 	memset(s->grants[id], 0, sizeof(s->grants[id]));
@@ -238,7 +240,7 @@ static unsigned kv__look_claim(struct kv_sweep *s, uint64_t idx, uint64_t w, uin
 			s->progress_ns[owner] = now;
 		} else if (s->lease_ns && now - t->since_ns > s->lease_ns &&
 			   now - s->progress_ns[owner] > s->lease_ns) {
-			s->fence(s->fence_ctx, owner); /* nothing of it lands after this */
+			s->fence(s->fence_ctx, owner, KV_FENCE_CLAIM); /* nothing of it lands after this */
 			kv_sweep_owner_gone(s, owner);
 			s->fenced++;
 		}
@@ -270,38 +272,95 @@ static unsigned kv__recheck(struct kv_sweep *s, uint64_t now)
 	return released;
 }
 
-/*
- * Was block word @w at @idx seen uncommitted by an earlier pass too? Then its
- * writer left it (a live writer commits within a round trip of publishing),
- * and the sweep finishes the write. Remembers up to KV_SWEEP_TRACK of them.
- */
-static bool kv__left(struct kv_sweep *s, uint64_t idx, uint64_t w)
+/* The live owner whose open grant holds granule @gran, or 0: nobody can
+ * still be writing there (its writer sealed it after its operation ended,
+ * or is gone and cut off the slab). Only asked before a fence. */
+static uint16_t kv__writer(const struct kv_sweep *s, uint64_t gran)
 {
-	struct kv_sweep_claim *free_slot = NULL;
+	for (uint32_t id = 1; id <= s->id_hi; id++) {
+		if (s->state[id] != KV_OWNER_LIVE)
+			continue;
+		for (unsigned i = 0; i < KV_OWNER_GRANTS; i++) {
+			const struct kv_extent *e = &s->grants[id][i];
 
-	for (uint32_t i = 0; i < KV_SWEEP_TRACK; i++) {
-		struct kv_sweep_claim *u = &s->uncommitted[i];
-
-		if (u->word == w && u->idx == idx)
-			return u->since_ns < s->passes; /* the pass it was seen in */
-		if (!free_slot && (!u->word || u->since_ns + 2 < s->passes))
-			free_slot = u;
+			if (e->len && gran >= e->off && gran - e->off < e->len)
+				return (uint16_t)id;
+		}
 	}
-	if (free_slot)
-		*free_slot = (struct kv_sweep_claim){idx, w, s->passes};
-	return false;
+	return 0;
+}
+
+/* Block word @w's head in the slab (its length was checked by the caller). */
+static uint64_t kv__head(const struct kv_sweep *s, uint64_t w)
+{
+	return __atomic_load_n((uint64_t *)(void *)(s->slab + kv_block_off(s->g, w)),
+			       __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Block word @w at @idx names a block found uncommitted at @now (@t: its
+ * entry among those looked at again, or NULL to find or make one). Finish
+ * its write (retire its predecessor, then commit it) when nothing of its
+ * writer can land any more: at once if its space is no longer held (the
+ * grant it lies in was sealed: its writer's call is over, or its writer is
+ * gone and cut off), else once it has stayed uncommitted for a lease, after
+ * fencing the writer (a live writer commits within a round trip). Until
+ * then it is looked at again every step. True when it is finished now.
+ */
+static bool kv__uncommitted(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_t now,
+			    struct kv_sweep_claim *t)
+{
+	uint64_t gran = kv_word_gran(w);
+
+	if (kv_alloc_is_held(&s->alloc, &(struct kv_extent){gran, 1})) {
+		uint16_t writer;
+
+		for (uint32_t i = 0; i < s->nunc && !t; i++)
+			if (s->unc[i].idx == idx && s->unc[i].word == w)
+				t = &s->unc[i];
+		if (!t) {
+			if (s->nunc < KV_SWEEP_TRACK)
+				s->unc[s->nunc++] = (struct kv_sweep_claim){idx, w, now};
+			return false;
+		}
+		if (!s->lease_ns || now - t->since_ns <= s->lease_ns)
+			return false;
+		/* Sealed since (held until the next pass begins): no fence. */
+		if ((writer = kv__writer(s, gran))) {
+			s->fence(s->fence_ctx, writer, KV_FENCE_WRITE); /* nothing lands after */
+			kv_sweep_owner_gone(s, writer);
+			s->fenced++;
+		}
+	}
+	return kv_block_finish(s->slab, s->g, w,
+			       kv_ld64le(s->slab + kv_block_off(s->g, w) + 8));
+}
+
+/* Look again at the blocks seen uncommitted; forget those that moved on. */
+static void kv__recheck_uncommitted(struct kv_sweep *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->nunc;) {
+		struct kv_sweep_claim *t = &s->unc[i];
+		uint64_t w = __atomic_load_n(kv__wordp(s, t->idx), __ATOMIC_ACQUIRE);
+
+		if (w == t->word && kv__head(s, w) == kv_head_uncommitted(w) &&
+		    !kv__uncommitted(s, t->idx, w, now, t))
+			i++;
+		else
+			*t = s->unc[--s->nunc];
+	}
 }
 
 /*
  * Index word @idx names block @w. Mark its extent (exactly its block when the
  * header there is its own, else all the word's length says), and finish what
  * a writer may have left: an uncommitted block gets its predecessor retired
- * and itself committed (what any writer of the key would do first, and what
- * its own writer does next), and a committed tombstone goes: its word back to
- * 0 (a DEL's block is only kept until then). Returns whether the word still
- * names a live item.
+ * and itself committed (kv__uncommitted), and a committed tombstone goes: its
+ * word back to 0 (a DEL's block is only kept until then). While a block is
+ * uncommitted its predecessor is marked too: its writer's retire may still
+ * land there. Returns whether the word still names a live item.
  */
-static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w)
+static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_t now)
 {
 	const struct kv_geometry *g = s->g;
 	uint64_t len = kv_block_read_len(g, w), gran = kv_word_gran(w);
@@ -312,7 +371,7 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w)
 		return true;
 	if (len >= KV_BLOCK_HDR) {
 		uint8_t *b = s->slab + kv_block_off(g, w);
-		uint64_t head = __atomic_load_n((uint64_t *)(void *)b, __ATOMIC_ACQUIRE);
+		uint64_t head = kv__head(s, w);
 		uint16_t klen, flags;
 		uint32_t vlen;
 		uint64_t n;
@@ -323,9 +382,11 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w)
 			uint64_t prev = kv_ld64le(b + 8);
 
 			e.len = n;
-			if (head == kv_head_uncommitted(w) && kv__left(s, idx, w) &&
-			    kv_block_finish(s->slab, g, w, prev))
+			if (head == kv_head_uncommitted(w) && kv__uncommitted(s, idx, w, now, NULL))
 				head = w;
+			if (head == kv_head_uncommitted(w) && kv_word_kind(prev) == KV_WORD_BLOCK)
+				kv_alloc_mark(&s->alloc, &(struct kv_extent){
+					kv_word_gran(prev), kv_block_span(s->slab, g, prev)});
 			if (head == w && (flags & KV_BLOCK_TOMBSTONE) &&
 			    kv_slab_cas(s->slab + kv_word_off(g, idx), w, 0)) {
 				s->cur.tombs_cleared++;
@@ -356,6 +417,7 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 	uint64_t n = kv_nwords(s->g);
 	unsigned released = kv__recheck(s, now_ns);
 
+	kv__recheck_uncommitted(s, now_ns);
 	while (budget) {
 		if (s->sweeping) {
 			uint64_t b = budget;
@@ -373,7 +435,7 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 
 			switch (kv_word_kind(w)) {
 			case KV_WORD_BLOCK:
-				s->cur.items += kv__walk_block(s, s->cursor, w);
+				s->cur.items += kv__walk_block(s, s->cursor, w, now_ns);
 				break;
 			case KV_WORD_CLAIM:
 				released += kv__look_claim(s, s->cursor, w, now_ns, &held);

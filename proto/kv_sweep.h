@@ -13,6 +13,16 @@
  * hung or vanished client: the sweep fences it and clears the claim. Claims
  * seen held are looked at again at every step (up to KV_SWEEP_TRACK of them).
  *
+ * A write publishes its block uncommitted and then, behind one doorbell,
+ * retires the block it replaced and commits its own. Until the commit, that
+ * retire may still land, so the sweep keeps the replaced block's space (it
+ * marks it through the new block's prev): space that a late CAS of a stopped
+ * writer could reach is never granted again, where a new block of the same
+ * word would take the CAS. A block left uncommitted is finished by the sweep
+ * (retire, then commit): at once when its writer no longer holds the grant
+ * it lies in (that writer is gone or its operation is over), else after a
+ * lease, fencing the writer first, as for a claim.
+ *
  * A pass is a walk of every index word (marking named extents in the
  * allocator), then the allocator's sweep of its bitmaps, which frees what the
  * walk did not mark. Each call does a bounded amount of work, so a large slab
@@ -55,12 +65,17 @@ enum kv_owner_state {
 
 /*
  * Called when a live owner held the same claim for longer than the lease and
- * took no new claim meanwhile. It must cut the owner off the slab before it
+ * took no new claim meanwhile, or left a block it published uncommitted for
+ * longer than the lease. It must cut the owner off the slab before it
  * returns (destroy or move to error its queue pair), so that nothing of it
  * can land afterwards. The sweep then marks it gone and releases its claims
  * and grants.
  */
-typedef void (*kv_sweep_fence_fn)(void *ctx, uint16_t owner);
+enum kv_fence_why {
+	KV_FENCE_CLAIM = 0, /* it held an insert claim past the lease */
+	KV_FENCE_WRITE,     /* it left a write it published uncommitted as long */
+};
+typedef void (*kv_sweep_fence_fn)(void *ctx, uint16_t owner, enum kv_fence_why why);
 
 /* Grant sizes: the server scales them with free space and clients. */
 struct kv_grant_policy {
@@ -90,8 +105,10 @@ struct kv_sweep {
 	uint64_t *refused_at;          /* per id: pass count at which a refused
 					  grant may become "store full" (0: none) */
 	uint64_t *refused_freed;       /* per id: granules freed (st.freed) then */
-	struct kv_sweep_claim *uncommitted; /* blocks seen uncommitted: idx, word,
-					       and (in since_ns) the pass */
+	struct kv_sweep_claim *unc;    /* blocks seen uncommitted with a live
+					  writer, looked at again every step */
+	uint32_t nunc;
+	uint16_t id_hi;                /* the highest id ever live */
 	kv_sweep_fence_fn fence;
 	void *fence_ctx;
 };

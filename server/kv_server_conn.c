@@ -147,7 +147,7 @@ static void kv__conn_cut(struct kv_conn *c)
 	}
 }
 
-void kv__conn_fence(void *server, uint16_t owner)
+void kv__conn_fence(void *server, uint16_t owner, enum kv_fence_why why)
 {
 	struct kv_server *s = server;
 	struct kv_conn *c = s->conns;
@@ -156,8 +156,10 @@ void kv__conn_fence(void *server, uint16_t owner)
 		c = c->next;
 	if (!c)
 		return;
-	kv__srv_err("client %u held an insert claim past its %u ms lease; cutting it off",
-		    owner, s->opts.lease_ms);
+	kv__srv_err("client %u %s past its %u ms lease; cutting it off", owner,
+		    why == KV_FENCE_WRITE ? "left a write half done (published, not committed)"
+					  : "held an insert claim",
+		    s->opts.lease_ms);
 	kv__conn_cut(c);
 }
 

@@ -112,7 +112,7 @@ void kv__on_cq_event(struct kv_server *s, struct kv__dev *d);
 void kv__conn_destroy(struct kv_conn *c);
 void kv__conn_disconnect(struct kv_conn *c);
 /* Cut @owner's queue pair at once (its lease ran out); the sweep's fence. */
-void kv__conn_fence(void *server, uint16_t owner);
+void kv__conn_fence(void *server, uint16_t owner, enum kv_fence_why why);
 /* Send a keepalive to every connection whose last one is a period old. */
 void kv__keepalive(struct kv_server *s, uint64_t now);
 

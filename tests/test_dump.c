@@ -603,10 +603,11 @@ static const struct kv_wire_ops w_ops = {
 	.run = w_run, .now_ns = w_now, .pause_ns = w_pause, .grant = w_grant, .seal = w_seal,
 };
 
-static void w_fence(void *ctx, uint16_t owner)
+static void w_fence(void *ctx, uint16_t owner, enum kv_fence_why why)
 {
 	(void)ctx;
 	(void)owner;
+	(void)why;
 	ck_abort_msg("a client was fenced");
 }
 

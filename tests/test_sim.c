@@ -117,6 +117,7 @@ static void run_seed(const struct kv_sim_opts *o, struct kv_sim_result *total)
 	total->released += r.released;
 	total->restarts += r.restarts;
 	total->reconnects += r.reconnects;
+	total->narrowed += r.narrowed;
 }
 
 START_TEST(test_sim_random_schedules)
@@ -132,13 +133,13 @@ START_TEST(test_sim_random_schedules)
 	printf("sim: %llu schedules, %llu operations returned, %llu of unknown outcome, "
 	       "%llu steps; %llu crashes, %llu stalls, %llu vanished, %llu fenced, "
 	       "%llu locks released by the server, %llu server restarts "
-	       "(%llu clients connected again)\n",
+	       "(%llu clients connected again); %llu runs with 1-bit tags\n",
 	       (unsigned long long)n, (unsigned long long)total.ops_done,
 	       (unsigned long long)total.ops_unknown, (unsigned long long)total.steps,
 	       (unsigned long long)total.crashes, (unsigned long long)total.stalls,
 	       (unsigned long long)total.vanishes, (unsigned long long)total.fences,
 	       (unsigned long long)total.released, (unsigned long long)total.restarts,
-	       (unsigned long long)total.reconnects);
+	       (unsigned long long)total.reconnects, (unsigned long long)total.narrowed);
 }
 END_TEST
 
@@ -202,7 +203,7 @@ END_TEST
 /*
  * One schedule per protocol defect that tests/sim/mutants.sh puts in (the
  * mutant of that name): the first that failed with the defect's own symptom
- * (KV_MUT_SEEDS=20000 finds them all), with the options of the test that
+ * (KV_MUT_SEEDS=50000 finds them all), with the options of the test that
  * caught it. On the code as it is each must pass;
  * mutants.sh checks that each still fails under its own mutant. A change to
  * the protocol code or to the simulation changes the schedules: then rerun
@@ -229,9 +230,12 @@ static const struct {
 	/* mutant commit-first: a write commits its block before it retires the
 	 * one it replaced */
 	{"commit-first", {.seed = 2955}},
-	/* mutant no-finish: a writer replaces an uncommitted block without
-	 * finishing its write (its predecessor is never retired) */
-	{"no-finish", {.seed = 276}},
+	/* mutant no-wait: a writer replaces an uncommitted block without
+	 * waiting for its commit (its predecessor is never retired) */
+	{"no-wait", {.seed = 276}, true},
+	/* mutant finish-live: the sweep finishes a live writer's block at
+	 * once, without lease or fence */
+	{"finish-live", {.seed = 46676}, true},
 	/* mutant tomb-uncommitted: the sweep clears the word of a tombstone not
 	 * yet committed */
 	{"tomb-uncommitted", {.seed = 7198}},

@@ -384,10 +384,11 @@ static void check_drop_bad(struct ctx *c, const uint8_t *pre, const struct pre *
 
 /* ---- phase 2: honest clients and the sweep --------------------------------- */
 
-static void on_fence(void *ctx, uint16_t owner)
+static void on_fence(void *ctx, uint16_t owner, enum kv_fence_why why)
 {
 	struct ctx *c = ctx;
 
+	(void)why;
 	FUZZ_CHECK(owner >= 1 && owner <= OWNERS && c->live[owner]);
 	c->live[owner] = false; /* its grants go with it (the sweep seals them) */
 	memset(c->grants[owner], 0, sizeof(c->grants[owner]));
@@ -580,7 +581,7 @@ static void sweep_start(struct ctx *c, uint64_t lease_ns)
 		s->refused_freed[id] = 0;
 	}
 	memset(s->track, 0, KV_SWEEP_TRACK * sizeof(*s->track));
-	memset(s->uncommitted, 0, KV_SWEEP_TRACK * sizeof(*s->uncommitted));
+	memset(s->unc, 0, KV_SWEEP_TRACK * sizeof(*s->unc));
 	s->slab = c->slab;
 	s->g = &c->g;
 	s->lease_ns = lease_ns;

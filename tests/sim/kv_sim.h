@@ -42,6 +42,7 @@ struct kv_sim_result {
 	uint64_t grants;      /* grants the server made */
 	uint64_t restarts;    /* the server restarted (kv_recover) */
 	uint64_t reconnects;  /* clients that connected again after a restart */
+	uint64_t narrowed;    /* runs with 1-bit tags (reused space, same word) */
 };
 
 /* Run one schedule. Deterministic in opts. */

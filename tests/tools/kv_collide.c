@@ -127,10 +127,11 @@ static const struct kv_wire_ops kv_local_ops = {
 };
 
 /* No lease, so nobody is ever fenced. */
-static void kv_local_fence(void *ctx, uint16_t owner)
+static void kv_local_fence(void *ctx, uint16_t owner, enum kv_fence_why why)
 {
 	(void)ctx;
 	(void)owner;
+	(void)why;
 }
 
 /* ---- the search and the check --------------------------------------------- */
