@@ -32,6 +32,10 @@ static void kv__cli_usage(FILE *f)
 	      "                   print HELD <word>, sleep MS ms, then swing the claim to\n"
 	      "                   a garbage block: WROTE (exit 0), or CUT OFF (exit 3) when the\n"
 	      "                   server broke the claim past its lease and dropped us\n"
+	      "  debug-half-put KEY VALUE MS  (testing only) PUT KEY VALUE, but stop for MS ms\n"
+	      "                   after its word is swung, before its retire and commit:\n"
+	      "                   print SWUNG, then FINISHED (exit 0) if that landed, or\n"
+	      "                   CUT OFF (exit 3) when the server fenced us past the lease\n"
 	      "  debug-vanish MS  (testing only) destroy our queue pair without telling the\n"
 	      "                   server, print VANISHED, sleep MS ms: a host that died\n"
 	      "  debug-stall-auth MS  (testing only) connect, then do not answer the\n"
@@ -64,7 +68,7 @@ static const struct {
 	{"bench", KV_CMD_BENCH}, {"debug-scribble", KV_CMD_SCRIBBLE},
 	{"debug-send-raw", KV_CMD_SEND_RAW}, {"debug-hold-lock", KV_CMD_HOLD_LOCK},
 	{"debug-vanish", KV_CMD_VANISH}, {"dump", KV_CMD_DUMP}, {"restore", KV_CMD_RESTORE},
-	{"debug-stall-auth", KV_CMD_STALL_AUTH},
+	{"debug-stall-auth", KV_CMD_STALL_AUTH}, {"debug-half-put", KV_CMD_HALF_PUT},
 };
 
 int kv_cli_parse(int argc, char **argv, struct kv_cli_opts *o, FILE *out, FILE *err)

@@ -110,3 +110,8 @@ int kv_debug_vanish(kv_client *c)
 	c->broken = true;
 	return 0;
 }
+
+void kv_debug_on_swung(kv_client *c, void (*fn)(kv_client *c))
+{
+	c->on_swung = fn;
+}

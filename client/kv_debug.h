@@ -53,4 +53,8 @@ int kv_debug_vanish(kv_client *c);
  */
 void kv_debug_stall_auth(unsigned ms, unsigned *dropped_ms);
 
+/* Call @fn after a write's word swung, before its retire and commit (NULL:
+ * none): a writer that stops between its two doorbells. */
+void kv_debug_on_swung(kv_client *c, void (*fn)(kv_client *c));
+
 #endif

@@ -301,11 +301,6 @@ static int kv__cmd_send_raw(kv_client *c)
 	return 0;
 }
 
-/*
- * Claim a word as an insert of KEY does, say HELD <word>, stall @ms (or as long as a SIGSTOP
- * lasts), then finish as a late writer: WROTE if that landed, CUT OFF (the
- * transport exit code) if the server broke the lock and dropped us.
- */
 /* Play a client whose host died: no disconnect, no answers, for @ms. */
 static int kv__cmd_vanish(kv_client *c, unsigned ms)
 {
@@ -320,6 +315,11 @@ static int kv__cmd_vanish(kv_client *c, unsigned ms)
 	return 0;
 }
 
+/*
+ * Claim a word as an insert of KEY does, say HELD <word>, stall @ms (or as long as a SIGSTOP
+ * lasts), then finish as a late writer: WROTE if that landed, CUT OFF (the
+ * transport exit code) if the server broke the lock and dropped us.
+ */
 static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 {
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -343,6 +343,43 @@ static int kv__cmd_hold_lock(kv_client *c, const char *key, unsigned ms)
 	printf("WROTE\n");
 	if (!ours)
 		kv_cli_say("debug-hold-lock: the CAS ran, but the claim was no longer ours");
+	return 0;
+}
+
+static unsigned kv__half_ms;
+
+static void kv__half_swung(kv_client *c)
+{
+	struct timespec ts = {(time_t)(kv__half_ms / 1000), (long)(kv__half_ms % 1000) * 1000000L};
+
+	(void)c;
+	printf("SWUNG\n");
+	fflush(stdout);
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * PUT KEY VALUE as a writer that stops between its two doorbells: its word
+ * swung to the new block (SWUNG), then @ms of nothing, then its retire and
+ * commit: FINISHED if they landed, CUT OFF if the server fenced us (the
+ * sweep finishes such a write after the lease, cutting its writer off
+ * first). A PUT of a new key has no second doorbell: it just succeeds.
+ */
+static int kv__cmd_half_put(kv_client *c, const char *key, const char *val, unsigned ms)
+{
+	int ret;
+
+	kv__half_ms = ms;
+	kv_debug_on_swung(c, kv__half_swung);
+	ret = kv_put(c, key, strlen(key), val, strlen(val));
+	kv_debug_on_swung(c, NULL);
+	if (ret == -KV_EUNKNOWN || kv_cli_exit_code(ret) == KV_EXIT_TRANSPORT) {
+		printf("CUT OFF\n");
+		fflush(stdout);
+	}
+	if (ret)
+		return kv__report(c, ret, "debug-half-put", strlen(key), strlen(val));
+	printf("FINISHED\n");
 	return 0;
 }
 
@@ -378,6 +415,9 @@ static int kv__check_usage(const struct kv_cli_opts *o)
 	case KV_CMD_HOLD_LOCK:
 		return kv__need_args(o, 2, "debug-hold-lock KEY MS") ? KV_EXIT_USAGE
 			: kv__check_ms("debug-hold-lock", o->argv[1]);
+	case KV_CMD_HALF_PUT:
+		return kv__need_args(o, 3, "debug-half-put KEY VALUE MS") ? KV_EXIT_USAGE
+			: kv__check_ms("debug-half-put", o->argv[2]);
 	case KV_CMD_VANISH:
 		return kv__need_args(o, 1, "debug-vanish MS") ? KV_EXIT_USAGE
 			: kv__check_ms("debug-vanish", o->argv[0]);
@@ -406,7 +446,7 @@ int main(int argc, char **argv)
 	if ((ret = kv__check_usage(&o)))
 		return ret;
 	if ((o.cmd == KV_CMD_PUT || o.cmd == KV_CMD_GET || o.cmd == KV_CMD_DEL ||
-	     o.cmd == KV_CMD_HOLD_LOCK) &&
+	     o.cmd == KV_CMD_HOLD_LOCK || o.cmd == KV_CMD_HALF_PUT) &&
 	    !o.argv[0][0]) {
 		kv_cli_say("%s: the key is empty", argv[optind]);
 		return KV_EXIT_USAGE;
@@ -468,6 +508,10 @@ int main(int argc, char **argv)
 		break;
 	case KV_CMD_HOLD_LOCK:
 		ret = kv__cmd_hold_lock(c, o.argv[0], (unsigned)strtoul(o.argv[1], NULL, 10));
+		break;
+	case KV_CMD_HALF_PUT:
+		ret = kv__cmd_half_put(c, o.argv[0], o.argv[1],
+				       (unsigned)strtoul(o.argv[2], NULL, 10));
 		break;
 	case KV_CMD_VANISH:
 		ret = kv__cmd_vanish(c, (unsigned)strtoul(o.argv[0], NULL, 10));

@@ -8,7 +8,8 @@
 # word to a garbage block word) never lands: GET returns the insert's value,
 # never corruption, and the holder sees its connection gone (CUT OFF, exit 3).
 # Updates of an existing key never wait for claims (0). A client idle without
-# a claim for four leases is not cut off (c).
+# a claim for four leases is not cut off (c). A writer stopped between its
+# two doorbells is fenced after the lease and its write finished (d).
 # shellcheck source=tests/vm/lib.sh
 . "$KV_LIB"
 
@@ -169,5 +170,42 @@ finish "$idle" 100 || fail "(c) the idle batch client exited $?: $(cat idle.out)
 log "(c) idle batch client answered after 2 s: $(tr '\n' ' ' <idle.out)"
 [ "$(kvcli get k)" = v4 ] || fail "get k at the end: $(kvcli get k)"
 [ "$(stat_of items)" = 1 ] || fail "items is not 1 at the end"
+
+# (d) A writer that stops between a write's two doorbells: its word is
+# swung to its new block (SWUNG), but it neither retires the old block nor
+# commits the new one for 4 s. A GET meanwhile gets the old value (or the
+# new one once the server finished the write), never corruption. A PUT of
+# the key waits for the write to be committed: the server fences the
+# writer after the lease and finishes its write, so the PUT gets through
+# within the lease + 3000 ms, and its value is the key's. The stopped
+# writer's retire and commit never land (CUT OFF, exit 3).
+expect_exit 0 kvcli put h h1
+: >half.out
+kvcli debug-half-put h h2 4000 >half.out 2>&1 &
+half=$!
+i=0
+until has_line half.out SWUNG; do
+	[ -d "/proc/$half" ] || fail "(d) the writer exited before SWUNG: $(cat half.out)"
+	[ "$i" -lt 1000 ] || fail "(d) no SWUNG from the writer within 10 s"
+	sleep 0.01
+	i=$((i + 1))
+done
+expect_exit 0 kvcli get h
+got=$(cat "$LAST_OUT")
+case $got in h1 | h2) ;; *) fail "(d) get h during the half write gave '$got'" ;; esac
+log "(d) get h while the writer is stopped after its swing: $got"
+timed_put h h3
+log "(d) put h behind the stopped writer: exit 0 after $took ms"
+[ "$took" -le 3500 ] || fail "(d) put h took $took ms, over the lease + 3000 ms"
+[ "$(stat_of leases_broken)" = 5 ] || fail "(d) leases_broken is not 5: the writer was not fenced"
+finish "$half" 150
+rc=$?
+sed 's/^/   writer| /' half.out
+has_line half.out FINISHED && fail "(d) the stopped writer's retire and commit landed"
+{ [ "$rc" = 3 ] && has_line half.out 'CUT OFF'; } || fail "(d) writer exit $rc, not 3 with CUT OFF"
+[ "$(kvcli get h)" = h3 ] || fail "(d) get h at the end: $(kvcli get h)"
+grep -q "client [0-9]* left a write half done (published, not committed) past its 500 ms lease" \
+	"$KV_SERVER_LOG" || fail "(d) no 'left a write half done' line in the server log"
+[ "$(stat_of items)" = 2 ] || fail "items is not 2 at the end"
 log "stats: $(kvcli stats | grep -o '"lease_ms":[0-9]*,"leases_broken":[0-9]*,"sweep_passes":[0-9]*')"
 stop_server || fail "kvserver exit status $?"
