@@ -72,8 +72,8 @@ mutant tomb-uncommitted proto/kv_sweep.c 'not linearizable' \
 # vanished client's claim is still there after the run.
 mutant no-lease proto/kv_sweep.c 'still claimed' \
 	's/(\nstatic unsigned kv__look_claim\($fn\n\t\t\} else if \()(s->lease_ns &&)/${1}0 \/* mutant *\/ \&\& $2/s'
-mutant no-fence proto/kv_sweep.c 'Connection reset|does not validate|nobody wrote|torn|not linearizable|not a grant' \
-	's/\n\t+s->fence\(s->fence_ctx, owner\);[^\n]*//'
+mutant no-fence proto/kv_sweep.c 'Connection reset|outcome unknown|does not validate|nobody wrote|torn|not linearizable|not a grant' \
+	's/\n\t+s->fence\(s->fence_ctx, owner, KV_FENCE_CLAIM\);[^\n]*//'
 # A seal takes effect at once, in the middle of a pass, not at pass begin.
 mutant seal-now proto/kv_alloc.c 'is free|does not validate|not linearizable' \
 	's/(\nint kv_alloc_seal\($fn\n\t\t)if \(queue_seal\(a, at, len\) < 0\) \{/${1}a->st.held -= range(a->held, at, len, RANGE_CLEAR); \/* mutant *\/\n\t\tif (0) {/s'
