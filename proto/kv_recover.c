@@ -435,3 +435,24 @@ int kv_recover(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 {
 	return kv_recover_mem(slab, g, a, r, 0);
 }
+
+uint64_t kv_recover_snapshot(uint8_t *slab, const struct kv_geometry *g, const uint8_t *snap)
+{
+	uint64_t n = kv_nwords(g), unretired = 0;
+
+	memcpy(slab + g->index_off, snap, (size_t)n * 8);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t w, *head;
+
+		memcpy(&w, slab + kv_word_off(g, i), 8); /* host order, as every word */
+		if (kv_word_kind(w) != KV_WORD_BLOCK ||
+		    kv_block_read_len(g, w) < KV_BLOCK_HDR)
+			continue;
+		head = (uint64_t *)(void *)(slab + kv_block_off(g, w));
+		if (*head == kv_head_retired(w)) {
+			*head = w;
+			unretired++;
+		}
+	}
+	return unretired;
+}

@@ -66,4 +66,16 @@ int kv_recover_mem(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *
 int kv_recover_opt(uint8_t *slab, const struct kv_geometry *g, struct kv_alloc *a,
 		   struct kv_recover_report *r, size_t mem, bool drop_bad);
 
+/*
+ * After a power loss: put the index copy @snap (kv_file_index_bytes(g)
+ * bytes, as the syncer wrote it to a slot) in place of @slab's index, and
+ * make every block it names that a later write retired current again (that
+ * write is lost with the power: its word is not in the copy). Every block
+ * the copy names is on disk whole: the syncer wrote the copy after syncing
+ * the data pages, and the sweep kept their space while the copy was the
+ * newest. Returns how many blocks were made current again. Run kv_recover
+ * after it.
+ */
+uint64_t kv_recover_snapshot(uint8_t *slab, const struct kv_geometry *g, const uint8_t *snap);
+
 #endif

@@ -402,6 +402,22 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_
 	return live;
 }
 
+/* Mark what the syncer's copies of word @idx name (the live word @w is
+ * marked by the walk itself). */
+static void kv__walk_keep(struct kv_sweep *s, uint64_t idx, uint64_t w)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t kw;
+
+		if (!s->keep[k])
+			continue;
+		kw = __atomic_load_n(&s->keep[k][idx], __ATOMIC_RELAXED);
+		if (kw != w && kv_word_kind(kw) == KV_WORD_BLOCK)
+			kv_alloc_mark(&s->alloc, &(struct kv_extent){
+				kv_word_gran(kw), kv_block_span(s->slab, s->g, kw)});
+	}
+}
+
 static void kv__pass_end(struct kv_sweep *s)
 {
 	s->last = s->cur;
@@ -433,6 +449,7 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 			uint64_t w = __atomic_load_n(kv__wordp(s, s->cursor), __ATOMIC_ACQUIRE);
 			bool held;
 
+			kv__walk_keep(s, s->cursor, w);
 			switch (kv_word_kind(w)) {
 			case KV_WORD_BLOCK:
 				s->cur.items += kv__walk_block(s, s->cursor, w, now_ns);

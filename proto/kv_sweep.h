@@ -111,6 +111,11 @@ struct kv_sweep {
 	uint16_t id_hi;                /* the highest id ever live */
 	kv_sweep_fence_fn fence;
 	void *fence_ctx;
+	/* Copies of the index the syncer keeps (kv_syncer.h), or NULL: what
+	 * their block words name is marked too, so the space a power loss
+	 * could bring back is never granted again. Another thread writes them,
+	 * word by word (8-byte atomic stores). */
+	const uint64_t *keep[2];
 };
 
 /* Set up for a slab whose index is all empty and data all free; 0 or -ENOMEM. */

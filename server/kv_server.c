@@ -21,6 +21,7 @@
 
 #include "kv_base.h"
 #include "kv_index.h"
+#include "kv_file.h"
 #include "kv_recover.h"
 
 #define KV_EP_CM 0
@@ -424,6 +425,140 @@ static int kv__signals(struct kv_server *s)
 }
 
 /*
+ * The kernel's boot id (16 bytes from its UUID): a store found unclean under
+ * another one went through a crash of the machine (a power loss), not only
+ * of kvserver, so its page cache is gone and the disk holds pages of
+ * different ages. KVSERVER_BOOT_ID (testing only: a UUID) stands in for it,
+ * so that a test can play the reboot. 0, or -ENOENT (all zero in @id).
+ */
+static int kv__boot_id(uint8_t id[16])
+{
+	const char *env = getenv("KVSERVER_BOOT_ID");
+	char text[64] = "";
+	unsigned n = 0;
+
+	memset(id, 0, 16);
+	if (env && *env) {
+		snprintf(text, sizeof(text), "%s", env);
+	} else {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t got = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (got <= 0)
+			return -ENOENT;
+		text[got] = 0;
+	}
+	for (const char *p = text; *p && n < 32; p++) {
+		int v = *p >= '0' && *p <= '9' ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+			: *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+
+		if (v < 0)
+			continue; /* the dashes, the newline */
+		id[n / 2] = (uint8_t)(id[n / 2] << 4 | v);
+		n++;
+	}
+	if (n != 32) {
+		memset(id, 0, 16);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static bool kv__zero16(const uint8_t *b)
+{
+	for (unsigned i = 0; i < 16; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Find the newest valid snapshot slot of the store file: its number and
+ * sequence in s->snap_newest / s->snap_seq (-1 and the highest sequence
+ * seen, 0 if none), its copy of the index in *copy (malloc'd; NULL if
+ * none). 0 or -errno.
+ */
+static int kv__read_slots(struct kv_server *s, uint8_t **copy)
+{
+	uint64_t len = kv_file_index_bytes(&s->geo);
+	uint8_t page[KV_SLOT_HDR], *buf[2] = {malloc(len), malloc(len)};
+	int ret = 0;
+
+	*copy = NULL;
+	s->snap_newest = -1;
+	s->snap_seq = 0;
+	if (!buf[0] || !buf[1]) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t off = kv_file_slot_off(s->slab.len, &s->geo, k), seq, gen;
+
+		ssize_t n1 = pread(s->slab.fd, page, sizeof(page), (off_t)off);
+		ssize_t n2 = n1 == (ssize_t)sizeof(page)
+			? pread(s->slab.fd, buf[k], len, (off_t)(off + KV_SLOT_HDR)) : 0;
+
+		if (n1 < 0 || n2 < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n1 != (ssize_t)sizeof(page) || n2 != (ssize_t)len) {
+			ret = -EIO; /* the header said the file holds both slots */
+			goto out;
+		}
+		if (!kv_file_slot_decode(page, sizeof(page), buf[k], len, &seq, &gen))
+			continue;
+		if (s->snap_newest < 0 || seq > s->snap_seq) {
+			s->snap_newest = (int)k;
+			s->snap_seq = seq;
+		}
+	}
+	if (s->snap_newest >= 0) {
+		*copy = buf[s->snap_newest];
+		buf[s->snap_newest] = NULL;
+	}
+out:
+	free(buf[0]);
+	free(buf[1]);
+	return ret;
+}
+
+/*
+ * A store found unclean under another boot id: the machine went down with
+ * it (a power loss). Its index pages and data pages reached the disk in no
+ * order, so the index comes from the newest valid snapshot instead, whose
+ * blocks are all on disk: the writes of the last interval are lost, and no
+ * key is lost whole. Without a valid snapshot, the index as found, with the
+ * words whose blocks do not validate dropped (kv_recover_opt).
+ */
+static int kv__power_loss(struct kv_server *s)
+{
+	uint8_t *copy;
+	uint64_t n;
+	int ret = kv__read_slots(s, &copy);
+
+	if (ret) {
+		kv__srv_err("reading the snapshots of %s: %s", s->opts.file, strerror(-ret));
+		return ret;
+	}
+	if (!copy) {
+		kv__srv_err("%s: stopped by a crash of the machine (another boot id), and no "
+			    "valid snapshot of its index: opening it as found", s->opts.file);
+		return 0;
+	}
+	n = kv_recover_snapshot(s->slab.base, &s->geo, copy);
+	free(copy);
+	kv__srv_err("%s: stopped by a crash of the machine (another boot id): its index is "
+		    "snapshot %" PRIu64 " from slot %d (writes after it are lost; %" PRIu64
+		    " blocks a lost write had retired are current again)",
+		    s->opts.file, s->snap_seq, s->snap_newest, n);
+	return 0;
+}
+
+/*
  * A store file just opened or created: recover what a dead server left
  * (kv_recover: claims, unfinished writes, tombstones, the allocator rebuilt
  * from the index), then mark the header as in use by this run.
@@ -432,9 +567,24 @@ static int kv__open_store(struct kv_server *s, bool created)
 {
 	struct kv_recover_report rep;
 	uint64_t t0 = kv_now_ns();
+	uint8_t boot[16];
+	bool have_boot = kv__boot_id(boot) == 0;
 	int ret;
 
+	s->snap_newest = -1;
+	s->snap_seq = 0;
 	if (!created) {
+		uint8_t *copy = NULL;
+
+		if (!s->fhdr.clean && have_boot && !kv__zero16(s->fhdr.boot_id) &&
+		    memcmp(boot, s->fhdr.boot_id, 16)) {
+			if ((ret = kv__power_loss(s)))
+				return ret;
+		} else if ((ret = kv__read_slots(s, &copy))) { /* the sequence to go on from */
+			kv__srv_err("reading the snapshots of %s: %s", s->opts.file, strerror(-ret));
+			return ret;
+		}
+		free(copy);
 		if ((ret = kv_recover_opt(s->slab.base, &s->geo, &s->sweep.alloc, &rep, 0,
 					  !s->fhdr.clean))) {
 			kv__srv_err("recovering %s: out of memory", s->opts.file);
@@ -458,6 +608,7 @@ static int kv__open_store(struct kv_server *s, bool created)
 	s->fhdr.slab_len = s->slab.len;
 	s->fhdr.geo = s->geo;
 	s->fhdr.clean = 0;
+	memcpy(s->fhdr.boot_id, boot, sizeof(boot));
 	if ((ret = kv_slab_write_header(&s->slab, &s->fhdr)))
 		kv__srv_err("writing the header of %s: %s", s->opts.file, strerror(-ret));
 	return ret;
@@ -533,6 +684,15 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 			kv__srv_err("%s", err);
 			goto fail;
 		}
+		/* A new store file: room for its two snapshot slots, reserved now
+		 * too (their size depends on the index's). */
+		if (created && (ret = kv_slab_reserve(&s->slab, kv_file_len(s->slab.len, &s->geo)))) {
+			kv__srv_err("store file %s: reserving %llu bytes: %s", o->file,
+				    (unsigned long long)kv_file_len(s->slab.len, &s->geo),
+				    strerror(-ret));
+			unlink(o->file);
+			goto fail;
+		}
 	}
 	ret = kv_sweep_init(&s->sweep, s->slab.base, &s->geo, o->lease_ms * 1000000ull,
 			    kv__conn_fence, s);
@@ -542,8 +702,27 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 	}
 	if (o->file && (ret = kv__open_store(s, created)))
 		goto fail;
-	if (o->file && ((ret = kv_syncer_init(&s->syncer, &s->slab, o->sync_ms)) ||
-			(ret = kv_syncer_start(&s->syncer)))) {
+	if (o->file && (ret = kv_syncer_init(&s->syncer, &s->slab, o->sync_ms))) {
+		kv__srv_err("starting the syncer of %s: %s", o->file, strerror(-ret));
+		goto fail;
+	}
+	/* Snapshots of the index, the first one now, before anyone writes:
+	 * from here on a power loss comes back to one. Without syncing, none,
+	 * and none of an earlier run may be brought back. */
+	if (o->file && o->sync_ms) {
+		if ((ret = kv_syncer_snap_init(&s->syncer, s->slab.fd, &s->geo, s->slab.len,
+					       s->snap_newest, s->snap_seq, s->fhdr.generation)) ||
+		    (ret = kv_syncer_snapshot_now(&s->syncer))) {
+			kv__srv_err("writing the first snapshot of %s: %s", o->file, strerror(-ret));
+			goto fail;
+		}
+		s->sweep.keep[0] = s->syncer.snap[0];
+		s->sweep.keep[1] = s->syncer.snap[1];
+	} else if (o->file && (ret = kv_slots_invalidate(s->slab.fd, s->slab.len, &s->geo))) {
+		kv__srv_err("clearing the snapshots of %s: %s", o->file, strerror(-ret));
+		goto fail;
+	}
+	if (o->file && (ret = kv_syncer_start(&s->syncer))) {
 		kv__srv_err("starting the syncer of %s: %s", o->file, strerror(-ret));
 		goto fail;
 	}
@@ -723,6 +902,7 @@ void kv_server_get_stats(struct kv_server *s, struct kv_server_stats *st)
 		st->sync_passes = ss.passes;
 		st->sync_pages_dirtied = ss.pages_dirtied;
 		st->sync_errors = ss.errors;
+		st->sync_snapshots = ss.snapshots;
 		st->sync_last_ms = ss.last_ms;
 		st->sync_max_ms = ss.max_ms;
 	}

@@ -89,6 +89,7 @@ struct kv_server_stats {
 	uint64_t auth_failures;       /* handshakes refused, or not done in time */
 	bool file;                    /* a store file: the sync fields count */
 	uint64_t sync_passes, sync_pages_dirtied, sync_errors;
+	uint64_t sync_snapshots;    /* index snapshots written to the file's slots */
 	double sync_last_ms, sync_max_ms;
 };
 

@@ -73,6 +73,8 @@ struct kv_server {
 	struct kv_server_opts opts;
 	struct kv_slab slab;
 	struct kv_file_header fhdr; /* of the store file (--file) */
+	int snap_newest;            /* its slot of the newest valid snapshot, or -1 */
+	uint64_t snap_seq;          /* and that snapshot's sequence number */
 	struct kv_geometry geo;
 	struct kv_sweep sweep;      /* claims, leases, client ids, data space */
 	struct rdma_event_channel *ec;

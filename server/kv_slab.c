@@ -113,6 +113,11 @@ refuse:
 	return -EUCLEAN;
 }
 
+int kv_slab_reserve(struct kv_slab *s, uint64_t len)
+{
+	return -posix_fallocate(s->fd, 0, (off_t)len);
+}
+
 int kv_slab_write_header(struct kv_slab *s, const struct kv_file_header *h)
 {
 	if (!s->map)

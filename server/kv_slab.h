@@ -35,6 +35,10 @@ struct kv_file_header;
 int kv_slab_open_file(struct kv_slab *s, const char *path, size_t len,
 		      struct kv_file_header *h, bool *created, char *err, size_t errlen);
 
+/* Reserve the store file's first @len bytes on disk (posix_fallocate). 0 or
+ * -errno. */
+int kv_slab_reserve(struct kv_slab *s, uint64_t len);
+
 /* Write @h to the file's header page and sync it. 0 or -errno. */
 int kv_slab_write_header(struct kv_slab *s, const struct kv_file_header *h);
 

@@ -74,6 +74,7 @@ char *kv_stats_to_json(const struct kv_server_stats *st)
 		json_object_set_new(o, "sync_passes", JI(st->sync_passes));
 		json_object_set_new(o, "sync_pages_dirtied", JI(st->sync_pages_dirtied));
 		json_object_set_new(o, "sync_errors", JI(st->sync_errors));
+		json_object_set_new(o, "sync_snapshots", JI(st->sync_snapshots));
 		json_object_set_new(o, "sync_last_ms", json_real(st->sync_last_ms));
 		json_object_set_new(o, "sync_max_ms", json_real(st->sync_max_ms));
 	}

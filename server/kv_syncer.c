@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "kv_base.h"
+#include "kv_file.h"
 
 static uint64_t kv__page_hash(const struct kv_syncer *sy, size_t i)
 {
@@ -69,13 +70,128 @@ int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval
 	return 0;
 }
 
+int kv_syncer_snap_init(struct kv_syncer *sy, int fd, const struct kv_geometry *g,
+			uint64_t slab_len, int newest, uint64_t seq, uint64_t generation)
+{
+	sy->fd = fd;
+	sy->index = sy->slab->base + g->index_off;
+	sy->index_bytes = kv_file_index_bytes(g);
+	for (unsigned k = 0; k < 2; k++) {
+		sy->slot_off[k] = kv_file_slot_off(slab_len, g, k);
+		sy->snap[k] = calloc(1, sy->index_bytes);
+		if (!sy->snap[k])
+			return -ENOMEM;
+	}
+	sy->newest = newest;
+	sy->seq = seq;
+	sy->generation = generation;
+	return 0;
+}
+
+static int kv__pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copy the live index into the older slot's buffer, word by word: each word
+ * as it was at one instant (the words are 8-byte aligned; the device and the
+ * sweep change them with 8-byte atomics). */
+static unsigned kv__snap_copy(struct kv_syncer *sy)
+{
+	unsigned k = sy->newest == 0 ? 1 : 0;
+	const uint64_t *from = (const uint64_t *)(const void *)sy->index;
+	uint64_t *to = sy->snap[k];
+
+	for (uint64_t i = 0; i < sy->index_bytes / 8; i++)
+		__atomic_store_n(&to[i], __atomic_load_n(&from[i], __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+	return k;
+}
+
+/* The copy in buffer @k to slot @k, synced, then its header, synced. */
+static int kv__snap_write(struct kv_syncer *sy, unsigned k)
+{
+	uint8_t page[KV_SLOT_HDR];
+	int ret;
+
+	if ((ret = kv__pwrite_all(sy->fd, sy->snap[k], sy->index_bytes,
+				  sy->slot_off[k] + KV_SLOT_HDR)) ||
+	    (fdatasync(sy->fd) && (ret = -errno)))
+		return ret;
+	kv_file_slot_encode(page, sy->seq + 1, sy->generation, (const uint8_t *)sy->snap[k],
+			    sy->index_bytes);
+	if ((ret = kv__pwrite_all(sy->fd, page, KV_SLOT_HDR, sy->slot_off[k])) ||
+	    (fdatasync(sy->fd) && (ret = -errno)))
+		return ret;
+	pthread_mutex_lock(&sy->mu);
+	sy->seq++;
+	sy->newest = (int)k;
+	pthread_mutex_unlock(&sy->mu);
+	return 0;
+}
+
+static void kv__snap_done(struct kv_syncer *sy, int ret)
+{
+	pthread_mutex_lock(&sy->mu);
+	if (ret)
+		sy->snap_errors++;
+	else
+		sy->snapshots++;
+	pthread_mutex_unlock(&sy->mu);
+	if (ret)
+		fprintf(stderr, "kvserver: writing a snapshot of the index: %s; the last one "
+			"stays the one a power loss comes back to\n", strerror(-ret));
+}
+
+int kv_syncer_snapshot_now(struct kv_syncer *sy)
+{
+	unsigned k;
+	int ret;
+
+	if (!sy->snap[0])
+		return 0;
+	k = kv__snap_copy(sy);
+	ret = msync(sy->slab->map, sy->slab->map_len, MS_SYNC) ? -errno : kv__snap_write(sy, k);
+	kv__snap_done(sy, ret);
+	return ret;
+}
+
+int kv_slots_invalidate(int fd, uint64_t slab_len, const struct kv_geometry *g)
+{
+	uint8_t page[KV_SLOT_HDR];
+	int ret;
+
+	memset(page, 0, sizeof(page));
+	for (unsigned k = 0; k < 2; k++)
+		if ((ret = kv__pwrite_all(fd, page, sizeof(page), kv_file_slot_off(slab_len, g, k))))
+			return ret;
+	return fdatasync(fd) ? -errno : 0;
+}
+
 int kv_syncer_pass(struct kv_syncer *sy)
 {
 	uint64_t t0 = kv_now_ns(), dirtied = 0, dt;
-	int ret = 0;
+	int snap = -1, ret = 0;
 
 	if (!sy->slab || !sy->slab->map)
 		return 0;
+	/* The copy first: every block it names was written before its word
+	 * was copied, so before its page is hashed below. */
+	if (sy->snap[0])
+		snap = (int)kv__snap_copy(sy);
 	for (size_t i = 0; i < sy->npages; i++) {
 		uint64_t h = kv__page_hash(sy, i);
 
@@ -95,6 +211,13 @@ int kv_syncer_pass(struct kv_syncer *sy)
 		sy->first = true;
 		fprintf(stderr, "kvserver: syncing the store file: %s; every page will be "
 			"written again\n", strerror(-ret));
+	}
+	if (snap >= 0) {
+		int sret = ret ? ret : kv__snap_write(sy, (unsigned)snap);
+
+		kv__snap_done(sy, sret);
+		if (!ret)
+			ret = sret;
 	}
 	dt = kv_now_ns() - t0;
 	pthread_mutex_lock(&sy->mu);
@@ -176,6 +299,9 @@ void kv_syncer_free(struct kv_syncer *sy)
 	kv_syncer_stop(sy);
 	free(sy->hash);
 	sy->hash = NULL;
+	free(sy->snap[0]);
+	free(sy->snap[1]);
+	sy->snap[0] = sy->snap[1] = NULL;
 	pthread_mutex_destroy(&sy->mu);
 	pthread_cond_destroy(&sy->cv);
 }
@@ -189,6 +315,9 @@ void kv_syncer_stats(struct kv_syncer *sy, struct kv_syncer_stats *st)
 	st->passes = sy->passes;
 	st->pages_dirtied = sy->pages_dirtied;
 	st->errors = sy->errors;
+	st->snapshots = sy->snapshots;
+	st->snap_errors = sy->snap_errors;
+	st->seq = sy->seq;
 	st->last_ms = (double)sy->last_ns / 1e6;
 	st->max_ms = (double)sy->max_ns / 1e6;
 	pthread_mutex_unlock(&sy->mu);

@@ -1158,6 +1158,40 @@ START_TEST(test_sweep_half_write)
 }
 END_TEST
 
+/* A block that only a snapshot of the index names (the syncer's copies,
+ * kv_sweep.keep) keeps its space; once no copy names it, it is freed. */
+START_TEST(test_sweep_keeps_snapshot)
+{
+	struct slab s = slab_new();
+	struct fence_log f = {.s = &s, .idx = 10};
+	uint64_t *copy = calloc(kv_nwords(&s.g), 8), largest, w;
+	struct kv_extent ext;
+	struct kv_sweep sw;
+
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_int_eq(kv_sweep_init(&sw, s.mem, &s.g, LEASE_NS, record_fence, &f), 0);
+	kv_sweep_owner_live(&sw, 4);
+	ck_assert_int_eq(kv_sweep_grant(&sw, 4, 64, &ext, &largest), 0);
+	w = alpha_word(&s, &ext, 1);
+	put_alpha(&s, w, w, 0);
+	*word_at(&s, 10) = w;
+	ck_assert_int_eq(kv_sweep_seal(&sw, 4, &ext), 0);
+	copy[10] = w;              /* the copy saw it */
+	sw.keep[1] = copy;
+	*word_at(&s, 10) = 0;      /* then it went (say a DEL, its tombstone cleared) */
+	for (uint64_t i = 0; i < 3; i++)
+		full_pass(&sw, MS * (i + 1));
+	ck_assert_uint_eq(kv_sweep_used_bytes(&sw), kv_block_granules(5, 5) * KV_GRANULE);
+	copy[10] = 0;              /* the next copy does not name it */
+	full_pass(&sw, 5 * MS);
+	full_pass(&sw, 6 * MS);
+	ck_assert_uint_eq(kv_sweep_used_bytes(&sw), 0);
+	kv_sweep_free(&sw);
+	free(copy);
+	free(s.mem);
+}
+END_TEST
+
 /* No lease (0): a live client's claims are never broken. */
 START_TEST(test_sweep_no_lease)
 {
@@ -1627,6 +1661,7 @@ static Suite *index_suite(void)
 	tcase_add_test(tc, test_sweep_many_claims);
 	tcase_add_test(tc, test_sweep_no_lease);
 	tcase_add_test(tc, test_sweep_half_write);
+	tcase_add_test(tc, test_sweep_keeps_snapshot);
 	tcase_add_test(tc, test_sweep_gone_owner);
 	suite_add_tcase(s, tc);
 

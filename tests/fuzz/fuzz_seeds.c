@@ -258,9 +258,11 @@ static void seeds_file(void)
 	if (kv_geometry_layout(h.slab_len, 0, KV_KEY_LIMIT, KV_DEFAULT_MAX_VALUE, 0x5eed, &h.geo,
 			       err, sizeof(err)))
 		exit(1);
+	for (unsigned i = 0; i < sizeof(h.boot_id); i++)
+		h.boot_id[i] = (uint8_t)(0x10 + i);
 	kv_file_header_encode(page, &h);
 	u8(&o, 0);
-	u64(&o, h.slab_len + KV_FILE_HDR);
+	u64(&o, kv_file_len(h.slab_len, &h.geo));
 	put(&o, page, sizeof(page));
 	saveb("file", "clean-64M", &o);
 	o.n = 0;
