@@ -39,7 +39,8 @@
 #include "kv_proto.h"
 
 #define KV_SWEEP_IDS 65536u
-#define KV_SWEEP_TRACK 4096u   /* claims looked at again every step */
+#define KV_SWEEP_TRACK 4096u   /* claims (and half-done writes) looked at
+				  again every step */
 #define KV_OWNER_GRANTS 4u     /* open grants a client may hold at once */
 
 /* A claim seen held, for the lease. */

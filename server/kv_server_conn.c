@@ -2,7 +2,7 @@
  * kv_server_conn.c - kvserver's connections: accepting a client, its hello,
  * its control messages (stats, grants of data space and their seals), and its
  * end, whether it disconnects, fails, or is cut off by the sweep because it
- * held an insert claim past its lease.
+ * held an insert claim, or left a write half done, past its lease.
  */
 #include "kv_server_int.h"
 

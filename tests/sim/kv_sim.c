@@ -62,6 +62,7 @@ struct sim_key {
 };
 
 struct sim_hist {
+	unsigned epoch;         /* power losses before it (a history of its own) */
 	int key;
 	struct kv_lin_op op;
 };
@@ -88,6 +89,14 @@ struct sim {
 	struct sim_client *running;
 	uint64_t restart_at;    /* the step at which the server restarts (0: never) */
 	unsigned tag_mask;      /* the clients' tags (0: all 7 bits) */
+	/* Power loss (opts.powerloss): the syncer's two copies of the index
+	 * (kv_syncer.h), the one a power loss comes back to, the one being
+	 * written, and the logical time each was copied at. */
+	uint64_t *keep[2];
+	int newest, pending;
+	uint64_t snap_clock[2];
+	uint64_t powerloss_at;  /* the step (0: none) */
+	unsigned epoch;
 	bool failed;
 };
 
@@ -340,6 +349,8 @@ static int64_t sim_value_id(const struct sim *s, const uint8_t *buf, size_t len)
 /* ---- clients --------------------------------------------------------------- */
 
 static void sim_check_index(struct sim *s, bool final);
+static void sim_check_history(struct sim *s, unsigned epoch);
+static struct kv_extent sim_named(const struct sim *s, uint64_t w);
 
 static bool sim_transport_error(int r)
 {
@@ -352,6 +363,7 @@ static int sim_hist_open(struct sim *s, int client, int key, enum kv_lin_kind ki
 	struct sim_hist *h = &s->hist[s->nhist];
 
 	h->key = key;
+	h->epoch = s->epoch;
 	h->op = (struct kv_lin_op){.kind = kind, .arg = arg, .inv = ++s->clock,
 				   .resp = UINT64_MAX, .client = client};
 	return (int)s->nhist++;
@@ -629,11 +641,9 @@ static bool sim_idle(struct sim *s)
  * server counts from 1), dropping the grant and cache of the old
  * connection. Those that had crashed or vanished stay dead.
  */
-static void sim_restart(struct sim *s)
+/* Every connection dies wherever its verbs stand; processes live on. */
+static void sim_cut_all(struct sim *s)
 {
-	struct kv_recover_report rep;
-	struct kv_grant_policy policy;
-
 	for (unsigned i = 0; i < s->ncl; i++) {
 		struct sim_client *c = &s->cl[i];
 
@@ -648,25 +658,212 @@ static void sim_restart(struct sim *s)
 			c->st = SIM_READY;
 		}
 	}
+}
+
+/* A fresh server state from the slab as it is: kv_recover, a new sweep. */
+static void sim_server_fresh(struct sim *s, const char *what)
+{
+	struct kv_recover_report rep;
+	struct kv_grant_policy policy;
+
 	policy = s->sweep.policy; /* the run's small grants, not the default */
 	kv_sweep_free(&s->sweep);
 	if (kv_sweep_init(&s->sweep, s->slab, &s->hello.geo, SIM_LEASE_MS * 1000000ull,
 			  sim_fence, s) ||
 	    ((void)(s->sweep.policy = policy), 0) ||
 	    kv_recover(s->slab, &s->hello.geo, &s->sweep.alloc, &rep)) {
-		sim_fail(s, "restart: out of memory");
+		sim_fail(s, "%s: out of memory", what);
 		return;
 	}
-	s->res->restarts++;
-	sim_trace(s, "server restarts: %llu items, %llu claims cleared, %llu writes finished, "
-		  "%llu tombstones cleared, %llu bad words, %llu bad blocks",
+	sim_trace(s, "%s: %llu items, %llu claims cleared, %llu writes finished, "
+		  "%llu tombstones cleared, %llu bad words, %llu bad blocks", what,
 		  (unsigned long long)rep.items, (unsigned long long)rep.claims_cleared,
 		  (unsigned long long)rep.writes_finished, (unsigned long long)rep.tombs_cleared,
 		  (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks);
 	if (rep.bad_words || rep.bad_blocks || rep.overlaps)
-		sim_fail(s, "restart: %llu bad words, %llu bad blocks, %llu overlaps in the index",
+		sim_fail(s, "%s: %llu bad words, %llu bad blocks, %llu overlaps in the index", what,
 			 (unsigned long long)rep.bad_words, (unsigned long long)rep.bad_blocks,
 			 (unsigned long long)rep.overlaps);
+}
+
+static void sim_restart(struct sim *s)
+{
+	sim_cut_all(s);
+	sim_server_fresh(s, "server restarts");
+	s->res->restarts++;
+	sim_check_index(s, false);
+}
+
+/*
+ * The syncer (kv_syncer.h), one step of it: copy the index into the older
+ * copy (the whole copy in one step: each key is one word, so what matters,
+ * each word as it was at one instant, holds), or, the data synced since,
+ * write that copy to its slot: from then on a power loss comes back to it.
+ */
+static void sim_snapshot(struct sim *s)
+{
+	const struct kv_geometry *g = &s->hello.geo;
+
+	if (s->pending < 0) {
+		int k = s->newest == 0 ? 1 : 0;
+
+		memcpy(s->keep[k], s->slab + g->index_off, (size_t)kv_nwords(g) * 8);
+		s->snap_clock[k] = ++s->clock;
+		s->pending = k;
+		sim_trace(s, "syncer copies the index (t %llu)", (unsigned long long)s->clock);
+	} else {
+		s->newest = s->pending;
+		s->pending = -1;
+		s->res->snapshots++;
+		sim_trace(s, "syncer: that copy is in its slot");
+	}
+}
+
+/* The value id the block of word @w holds, -1 for a tombstone, -2 if none
+ * of the run's keys (*key: which). */
+static int64_t sim_block_value(struct sim *s, uint64_t w, int *key)
+{
+	const struct kv_geometry *g = &s->hello.geo;
+	uint8_t blk[SIM_MAX_VALUE + 64];
+	uint64_t len = kv_block_read_len(g, w);
+	struct kv_block_view v;
+
+	*key = -1;
+	if (len > sizeof(blk))
+		len = sizeof(blk);
+	memcpy(blk, s->slab + kv_block_off(g, w), len);
+	if (kv_block_check(blk, len, w, g, NULL, 0, &v) != KV_BLOCK_OK)
+		return -3;
+	for (unsigned k = 0; k < s->nkeys; k++)
+		if (v.klen == s->keys[k].len && !memcmp(v.key, s->keys[k].s, v.klen))
+			*key = (int)k;
+	if (*key < 0)
+		return -2;
+	return kv_view_tomb(&v) ? -1 : sim_value_id(s, v.val, v.vlen);
+}
+
+/*
+ * The machine goes down. Every connection dies; on disk, the newest copy in
+ * a slot, and the blocks it names whole (the syncer synced them before the
+ * copy went to its slot, and the sweep kept their space since); every other
+ * granule of the data region may hold anything (pages of any age): here,
+ * random bytes. kvserver opens it from the copy (kv_recover_snapshot, then
+ * kv_recover). Each key must then hold the value it had when its word was
+ * copied: a GET at that instant is added to the history before the loss,
+ * which must be linearizable with it. The history after the loss starts
+ * from those values.
+ */
+static void sim_powerloss(struct sim *s)
+{
+	const struct kv_geometry *g = &s->hello.geo;
+	const uint64_t *snap = s->keep[s->newest];
+	uint64_t n = kv_nwords(g), ng = kv_data_granules(g), at = s->snap_clock[s->newest];
+	uint8_t *kept = calloc(ng ? ng : 1, 1);
+	int64_t val[SIM_MAX_KEYS];
+	unsigned old = s->epoch;
+
+	if (!kept) {
+		sim_fail(s, "power loss: out of memory");
+		return;
+	}
+	sim_trace(s, "power loss: back to the copy of t %llu", (unsigned long long)at);
+	sim_cut_all(s);
+	for (uint64_t i = 0; i < n && !s->failed; i++) {
+		struct kv_extent e;
+		int key;
+
+		if (kv_word_kind(snap[i]) != KV_WORD_BLOCK)
+			continue;
+		if (sim_block_value(s, snap[i], &key) < -1) {
+			sim_fail(s, "power loss: the copy's word %llu (%llx) names a block that is "
+				 "not whole: its space was reused while a slot could bring it back",
+				 (unsigned long long)i, (unsigned long long)snap[i]);
+			break;
+		}
+		e = sim_named(s, snap[i]);
+		for (uint64_t gr = e.off; gr < e.off + e.len && gr < ng; gr++)
+			kept[gr] = 1;
+	}
+	for (uint64_t gr = 0; gr < ng && !s->failed; gr++)
+		if (!kept[gr])
+			for (unsigned b = 0; b < KV_GRANULE; b++)
+				s->slab[g->data_off + gr * KV_GRANULE + b] = (uint8_t)sim_rand(s, 256);
+	free(kept);
+	if (s->failed)
+		return;
+	kv_recover_snapshot(s->slab, g, (const uint8_t *)snap);
+	sim_server_fresh(s, "power loss, opened from the copy");
+	if (s->failed)
+		return;
+	s->res->powerlosses++;
+	/* The new server's first copy, before anyone writes. */
+	memcpy(s->keep[0], s->slab + g->index_off, (size_t)n * 8);
+	memset(s->keep[1], 0, (size_t)n * 8);
+	s->newest = 0;
+	s->pending = -1;
+	s->sweep.keep[0] = s->keep[0];
+	s->sweep.keep[1] = s->keep[1];
+	for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
+		val[k] = -1;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t w;
+		int key;
+		int64_t v;
+
+		memcpy(&w, s->slab + kv_word_off(g, i), 8);
+		if (kv_word_kind(w) != KV_WORD_BLOCK)
+			continue;
+		v = sim_block_value(s, w, &key);
+		if (key >= 0 && v >= -1)
+			val[key] = v;
+	}
+	for (unsigned i = 0; i < s->nhist; i++) { /* acknowledged after the copy */
+		const struct sim_hist *h = &s->hist[i];
+
+		if (h->epoch == old && h->key >= 0 && h->op.kind != KV_LIN_GET &&
+		    h->op.resp != UINT64_MAX && h->op.resp > at)
+			s->res->lost_writes++;
+	}
+	/* The loss may undo whatever came after the copy: the state must be
+	 * that of a prefix of the history, the operations completed before
+	 * the copy and any of those under way then (outcome unknown), read by
+	 * a GET at the instant of the copy. And the whole history before the
+	 * loss must be linearizable as it stands. */
+	sim_check_history(s, old);
+	{
+		unsigned n0 = s->nhist, prefix = old | 0x40000000u;
+
+		for (unsigned i = 0; i < n0 && s->nhist < 250; i++) {
+			struct sim_hist h = s->hist[i];
+
+			if (h.epoch != old || h.key < 0 || h.op.inv > at)
+				continue;
+			if (h.op.resp != UINT64_MAX && h.op.resp > at) {
+				if (h.op.kind == KV_LIN_GET)
+					continue; /* read after the copy: not in the prefix */
+				h.op.resp = UINT64_MAX;
+			}
+			h.epoch = prefix;
+			s->hist[s->nhist++] = h;
+		}
+		for (unsigned k = 0; k < s->nkeys && s->nhist < 250; k++) {
+			struct sim_hist *h = &s->hist[s->nhist++];
+
+			*h = (struct sim_hist){.epoch = prefix, .key = (int)k,
+					       .op = {.kind = KV_LIN_GET, .ret = val[k], .inv = at,
+						      .resp = at, .client = -1}};
+		}
+		if (!s->failed)
+			sim_check_history(s, prefix);
+	}
+	s->epoch++;
+	for (unsigned k = 0; k < s->nkeys && s->nhist < 250; k++)
+		if (val[k] >= 0) {
+			int h = sim_hist_open(s, -1, (int)k, KV_LIN_PUT, val[k]);
+
+			s->hist[h].op.resp = s->hist[h].op.inv;
+			s->hist[h].op.ret = 0;
+		}
 	sim_check_index(s, false);
 }
 
@@ -680,6 +877,11 @@ static void sim_schedule(struct sim *s)
 		if (s->restart_at && s->res->steps == s->restart_at) {
 			sim_restart(s);
 			s->restart_at = 0;
+			continue;
+		}
+		if (s->powerloss_at && s->res->steps == s->powerloss_at) {
+			sim_powerloss(s);
+			s->powerloss_at = 0;
 			continue;
 		}
 		for (unsigned i = 0; i < s->ncl; i++)
@@ -699,6 +901,10 @@ static void sim_schedule(struct sim *s)
 			sim_server_ticks(s);
 		else if (sim_rand(s, 16) == 0) {
 			sim_server_step(s, 0);
+			continue;
+		}
+		if (s->o.powerloss && sim_rand(s, 24) == 0) {
+			sim_snapshot(s);
 			continue;
 		}
 		{
@@ -927,7 +1133,7 @@ static void sim_check_index(struct sim *s, bool final)
 }
 
 
-static void sim_check_history(struct sim *s)
+static void sim_check_history(struct sim *s, unsigned epoch)
 {
 	for (unsigned k = 0; k < s->nkeys && !s->failed; k++) {
 		struct kv_lin_op ops[KV_LIN_MAX_OPS];
@@ -936,7 +1142,7 @@ static void sim_check_history(struct sim *s)
 		for (unsigned i = 0; i < s->nhist; i++) {
 			const struct kv_lin_op *op = &s->hist[i].op;
 
-			if (s->hist[i].key != (int)k)
+			if (s->hist[i].key != (int)k || s->hist[i].epoch != epoch)
 				continue;
 			if (op->kind == KV_LIN_GET && op->resp == UINT64_MAX)
 				continue; /* a read that never returned says nothing */
@@ -1041,6 +1247,22 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 	/* Grants small enough that every run seals, frees and grants again. */
 	s->sweep.policy.min_bytes = 32 + 16 * sim_rand(s, 6);
 	s->sweep.policy.max_bytes = s->sweep.policy.min_bytes + 16 * sim_rand(s, 12);
+	if (opts->powerloss) { /* the syncer's copies; the first one of an empty index */
+		size_t len = (size_t)kv_nwords(&s->hello.geo) * 8;
+
+		s->keep[0] = calloc(1, len);
+		s->keep[1] = calloc(1, len);
+		if (!s->keep[0] || !s->keep[1]) {
+			sim_fail(s, "out of memory");
+			goto out;
+		}
+		s->newest = 0;
+		s->pending = -1;
+		s->sweep.keep[0] = s->keep[0];
+		s->sweep.keep[1] = s->keep[1];
+		s->restart_at = 0;
+		s->powerloss_at = 20 + sim_rand(s, 600);
+	}
 	sim_keys(s);
 	s->tag_mask = sim_tag_mask(s);
 	s->res->narrowed = s->tag_mask != 0;
@@ -1050,6 +1272,9 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 			goto out;
 		}
 	sim_schedule(s);
+	/* As at a clean stop: no copy is kept any more (what they named and the
+	 * index does not is garbage now). */
+	s->sweep.keep[0] = s->sweep.keep[1] = NULL;
 	/* Every client is done or gone: let the server hear of every death and
 	 * sweep until no lock can be left (two passes after the last one). */
 	for (unsigned i = 0; i < s->ncl; i++) /* a vanished one never tells */
@@ -1104,7 +1329,7 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 		}
 	}
 	if (!s->failed)
-		sim_check_history(s);
+		sim_check_history(s, s->epoch);
 out:
 	res->ok = !s->failed;
 	for (unsigned i = 0; i < s->ncl; i++) {
@@ -1112,6 +1337,8 @@ out:
 		free(s->cl[i].stack);
 	}
 	kv_sweep_free(&s->sweep);
+	free(s->keep[0]);
+	free(s->keep[1]);
 	free(s->slab);
 	free(s);
 	g_sim = NULL;

@@ -27,6 +27,8 @@ struct kv_sim_opts {
 	unsigned crash_per_mille;  /* chance per client step; ~0 means default */
 	bool no_faults;       /* no crash, stall or vanish, no restart */
 	bool no_restart;      /* never restart the server */
+	bool powerloss;       /* the syncer's snapshots of the index, and a power
+			       * loss at some step (instead of a restart) */
 	bool paced;           /* the server sweeps at kvserver's pace (a pass a
 			       * lease), not at random moments with random steps */
 	bool trace;           /* print every scheduling decision to stderr */
@@ -43,6 +45,9 @@ struct kv_sim_result {
 	uint64_t restarts;    /* the server restarted (kv_recover) */
 	uint64_t reconnects;  /* clients that connected again after a restart */
 	uint64_t narrowed;    /* runs with 1-bit tags (reused space, same word) */
+	uint64_t snapshots;   /* index snapshots made durable */
+	uint64_t powerlosses; /* power losses, the store opened from a snapshot */
+	uint64_t lost_writes; /* acknowledged writes after that snapshot (lost) */
 };
 
 /* Run one schedule. Deterministic in opts. */
