@@ -21,7 +21,7 @@
 /* Scratch for one operation, carved from the registered buffer. */
 struct kv__ws {
 	uint64_t *words;  /* b1's then b2's words (16) */
-	uint64_t *word;   /* 4 single words: CAS results, a word re-read */
+	uint64_t *word;   /* 8 single words: CAS results, a word re-read */
 	uint8_t *rblk;    /* a block read: the longest a word can name */
 	uint8_t *wblk;    /* the block being written */
 };
@@ -86,7 +86,7 @@ struct kv_client {
 	void (*on_swung)(kv_client *c); /* tests: called after a write's word
 					   swung, before its retire and commit
 					   (kvcli debug-half-put stalls there) */
-	unsigned tag_mask;            /* 0: tags of all 7 bits; else only these
+	unsigned tag_mask;            /* 0: tags of all 6 bits; else only these
 					 (the simulation narrows them so that
 					 space reused for a key gets the same
 					 word again, the ABA case, often) */

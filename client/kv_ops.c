@@ -370,8 +370,10 @@ static int kv__get_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 		return ret;
 	if (!kv_view_committed(&f->v) && (ret = kv__resolve(c, op, f)))   /* RT3 */
 		return ret;
-	if (kv__current(&f->v, f->word))
-		kv__cache_put(c, &op->kh, f->idx, f->word);
+	/* A committed block is the key's value, its word pending or not; the
+	 * cache keeps the word as it will be once settled. */
+	if (kv__current(&f->v, kv_word_settled(f->word)))
+		kv__cache_put(c, &op->kh, f->idx, kv_word_settled(f->word));
 	return kv_view_tomb(&f->v) ? -ENOENT : 0;
 }
 
@@ -610,29 +612,32 @@ static unsigned kv__blk_write(kv_client *c, struct kv__op *op, uint64_t head, ui
 }
 
 /*
- * Make our write of block word @w (published, uncommitted) take effect:
- * retire its predecessor @prev, then commit it, behind one doorbell. Either
- * CAS may find the work done already (by the sweep, which fences us first).
- * The sweep keeps @prev's space while @w is uncommitted, so the retire
- * cannot land in space granted again.
+ * Make our write of block word @w (published at index word @idx with the
+ * pending bit, its block uncommitted) take effect: retire its predecessor
+ * @prev, commit it, clear the word's pending bit, behind one doorbell and
+ * in that order. Any CAS may find the work done already (by the sweep,
+ * which fences us first). The sweep keeps @prev's space while @w is
+ * uncommitted, so the retire cannot land in space granted again.
  */
-static int kv__finish(kv_client *c, uint64_t w, uint64_t prev)
+static int kv__finish(kv_client *c, uint64_t idx, uint64_t w, uint64_t prev)
 {
-	struct kv_wr x[2];
+	struct kv_wr x[3];
 	unsigned n = 0;
 
 	if (prev && kv_block_read_len(G(c), prev) >= KV_BLOCK_HDR)
 		kv__cas(&x[n++], kv_block_off(G(c), prev), &c->ws.word[2], prev,
 			kv_head_retired(prev));
 	kv__cas(&x[n++], kv_block_off(G(c), w), &c->ws.word[3], kv_head_uncommitted(w), w);
+	kv__cas(&x[n++], kv_word_off(G(c), idx), &c->ws.word[4], w | KV_WORD_PENDING, w);
 	return kv__run(c, x, n);
 }
 
 /*
- * Word @idx holds @old, whose block is committed (a key's current value).
- * Swing it to our block, then make that take effect: retire @old's block
- * (the instant the write takes effect) and commit ours. 0, or -EBUSY when
- * the word had moved on.
+ * Word @idx holds @old (settled: no write of the key under way), whose block
+ * is committed (a key's current value). Swing it to our block, pending,
+ * then make that take effect: retire @old's block (the instant the write
+ * takes effect), commit ours, settle the word. 0, or -EBUSY when the word
+ * had moved on (or a write of the key is under way: then it is pending).
  */
 static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old)
 {
@@ -640,7 +645,8 @@ static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old
 	unsigned n = kv__blk_write(c, op, kv_head_uncommitted(op->w_new), old, w);
 	int ret;
 
-	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], old, op->w_new);
+	kv__cas(&w[n++], kv_word_off(G(c), idx), &c->ws.word[1], old,
+		op->w_new | KV_WORD_PENDING);
 	if ((ret = kv__run(c, w, n)))                                    /* RT */
 		return ret;
 	op->written = true;
@@ -651,7 +657,7 @@ static int kv__swing(kv_client *c, struct kv__op *op, uint64_t idx, uint64_t old
 	}
 	if (c->on_swung)
 		c->on_swung(c);
-	if ((ret = kv__finish(c, op->w_new, old)))                        /* RT */
+	if ((ret = kv__finish(c, idx, op->w_new, old)))                   /* RT */
 		return ret;
 	kv__cache_put(c, &op->kh, idx, op->del ? 0 : op->w_new);
 	return 0;
@@ -795,7 +801,7 @@ static int kv__put_once(kv_client *c, struct kv__op *op, struct kv__found *f)
 	 * only. Finishing it here instead would put a retire CAS of ours on
 	 * space of which we hold nothing: if we stopped before it landed,
 	 * that space could be freed and reused by a block of the same word. */
-	if (!kv_view_committed(&f->v)) {
+	if (!kv_view_committed(&f->v) || kv_word_pending(f->word)) {
 		kv__saw(c, f->word);
 		return -EBUSY;
 	}

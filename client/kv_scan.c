@@ -83,9 +83,9 @@ static enum kv__verdict kv__scan_judge(struct kv__scan *s, uint64_t idx, uint64_
 		return KV__BAD;
 	kv_key_hash(&s->geo, v->key, v->klen, &kh);
 	if (kh.fp == kv_word_fp(w) && (bucket == kh.b1 || bucket == kh.b2)) {
-		if (kv__current(v, w))
+		if (kv__current(v, kv_word_settled(w)))
 			return KV__EMIT;
-		if (v->head == w) /* a committed tombstone, not retired */
+		if (v->head == kv_word_settled(w)) /* a committed tombstone, not retired */
 			return KV__SKIP;
 	}
 	/* A word a GET of this key would not look at (nothing honest makes

@@ -137,6 +137,7 @@ enum kv_block_state kv_block_check(uint8_t *buf, size_t len, uint64_t w,
 		return KV_BLOCK_BAD;
 	head = kv_ld64le(buf);
 	prev = kv_ld64le(buf + 8);
+	w = kv_word_settled(w); /* the head never carries the pending bit */
 	if ((head & ~KV_HEAD_STATE) != (w & ~KV_HEAD_STATE) ||
 	    (head & KV_HEAD_STATE) == KV_HEAD_RETIRED)
 		return KV_BLOCK_BAD;
@@ -232,7 +233,7 @@ uint64_t kv_block_span(const uint8_t *slab, const struct kv_geometry *g, uint64_
 	uint64_t n;
 
 	if (len * KV_GRANULE < KV_BLOCK_HDR ||
-	    (kv_ld64le(b) & ~KV_HEAD_STATE) != (w & ~KV_HEAD_STATE))
+	    (kv_ld64le(b) & ~KV_HEAD_STATE) != (kv_word_settled(w) & ~KV_HEAD_STATE))
 		return len;
 	kv_block_peek(b, &klen, &vlen, &flags);
 	n = kv_block_granules(klen, vlen);
@@ -241,10 +242,11 @@ uint64_t kv_block_span(const uint8_t *slab, const struct kv_geometry *g, uint64_
 
 bool kv_block_finish(uint8_t *slab, const struct kv_geometry *g, uint64_t w, uint64_t prev)
 {
+	prev = kv_word_settled(prev);
 	if (prev && kv_word_kind(prev) == KV_WORD_BLOCK &&
 	    kv_block_read_len(g, prev) >= KV_BLOCK_HDR)
 		kv_slab_cas(slab + kv_block_off(g, prev), prev, kv_head_retired(prev));
-	return kv_slab_cas(slab + kv_block_off(g, w), kv_head_uncommitted(w), w);
+	return kv_slab_cas(slab + kv_block_off(g, w), kv_head_uncommitted(w), kv_word_settled(w));
 }
 
 void kv_index_census(const uint8_t *slab, const struct kv_geometry *g,

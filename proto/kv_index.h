@@ -11,14 +11,16 @@
  *
  *   63..62 kind   00 empty (then the whole word is 0), 01 block, 10 claim
  *   61..50 fp     12-bit fingerprint of the key
- *   block: 49..43 tag (7 bits, random per write), 42..33 lcode (the block's
+ *   block: 49 pending (its write is under way: KV_WORD_PENDING), 48..43
+ *          tag (6 bits, random per write), 42..33 lcode (the block's
  *          length in granules, float-coded: kv_len_decode), 32..0 granule
  *          index of the block in the data region
  *   claim: 15..0 owner (the client id inserting a key with this fp)
  *
  * Block (little-endian, KV_BLOCK_HDR bytes of header, padded to a granule):
  *
- *   0  u64 head   the index word that publishes this block, its two top
+ *   0  u64 head   the index word that publishes this block (without the
+ *                 pending bit), its two top
  *                 bits (the word's kind, 01) replaced by the block's state:
  *                 00 uncommitted, 01 committed (then head == the word),
  *                 11 committed and retired
@@ -77,15 +79,25 @@ static inline enum kv_word_kind kv_word_kind(uint64_t w)
 
 	return w == 0 ? KV_WORD_EMPTY : k == 0 ? KV_WORD_BAD : (enum kv_word_kind)k;
 }
+/* Set in a block word while its write is under way: its writer swung the
+ * word to its block and has yet to retire the old one, commit its own and
+ * clear this bit (one doorbell). A writer swings only a word without it, so
+ * no write ever replaces one under way, even if a word comes back the same
+ * (the same space, length and tag) for a client that cached it long ago. */
+#define KV_WORD_PENDING (1ull << 49)
+#define KV_TAG_BITS 6
 static inline uint16_t kv_word_fp(uint64_t w) { return (uint16_t)((w >> 50) & 0xfff); }
-static inline unsigned kv_word_tag(uint64_t w) { return (unsigned)((w >> 43) & 0x7f); }
+static inline unsigned kv_word_tag(uint64_t w) { return (unsigned)((w >> 43) & 0x3f); }
+static inline bool kv_word_pending(uint64_t w) { return (w & KV_WORD_PENDING) != 0; }
+/* The word as its block's head carries it: without the pending bit. */
+static inline uint64_t kv_word_settled(uint64_t w) { return w & ~KV_WORD_PENDING; }
 static inline unsigned kv_word_lcode(uint64_t w) { return (unsigned)((w >> 33) & 0x3ff); }
 static inline uint64_t kv_word_gran(uint64_t w) { return w & ((1ull << KV_GRAN_BITS) - 1); }
 static inline uint16_t kv_word_owner(uint64_t w) { return (uint16_t)w; }
 
 static inline uint64_t kv_word_block(uint16_t fp, unsigned tag, unsigned lcode, uint64_t gran)
 {
-	return 1ull << 62 | (uint64_t)(fp & 0xfff) << 50 | (uint64_t)(tag & 0x7f) << 43 |
+	return 1ull << 62 | (uint64_t)(fp & 0xfff) << 50 | (uint64_t)(tag & 0x3f) << 43 |
 	       (uint64_t)(lcode & 0x3ff) << 33 | (gran & ((1ull << KV_GRAN_BITS) - 1));
 }
 static inline uint64_t kv_word_claim(uint16_t fp, uint16_t owner)
@@ -155,9 +167,16 @@ int kv_geometry_layout(uint64_t slab_len, uint64_t index_bytes, uint32_t max_key
 		       uint32_t max_value, uint64_t seed, struct kv_geometry *g,
 		       char *err, size_t errlen);
 
-/* The head a block of word @w carries uncommitted, and retired. */
-static inline uint64_t kv_head_uncommitted(uint64_t w) { return w & ~KV_HEAD_STATE; }
-static inline uint64_t kv_head_retired(uint64_t w) { return w | KV_HEAD_RETIRED; }
+/* The head a block of word @w carries uncommitted, and retired (committed:
+ * kv_word_settled(w)). */
+static inline uint64_t kv_head_uncommitted(uint64_t w)
+{
+	return w & ~(KV_HEAD_STATE | KV_WORD_PENDING);
+}
+static inline uint64_t kv_head_retired(uint64_t w)
+{
+	return (w & ~KV_WORD_PENDING) | KV_HEAD_RETIRED;
+}
 
 /*
  * Write a block for word @w into @buf (kv_block_granules() * 16 bytes; the
@@ -266,9 +285,10 @@ uint64_t kv_block_span(const uint8_t *slab, const struct kv_geometry *g, uint64_
 
 /*
  * Server side: finish the write of block word @w, found uncommitted with
- * predecessor @prev, as any writer of the key would: retire @prev's block
- * (when @prev is a block word inside the data region), then commit @w's.
- * Either CAS may find the work done. True when this call committed it.
+ * predecessor @prev, as its writer would: retire @prev's block (when @prev
+ * is a block word inside the data region), then commit @w's. Either CAS may
+ * find the work done. True when this call committed it. The index word's
+ * pending bit is the caller's to clear, after this.
  */
 bool kv_block_finish(uint8_t *slab, const struct kv_geometry *g, uint64_t w, uint64_t prev);
 

@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #define KV_PROTO_MAGIC 0x4b565244u /* "KVRD" */
-#define KV_PROTO_VERSION 3u /* 3: index words and out-of-place blocks, grants */
+#define KV_PROTO_VERSION 4u /* 3: index words and out-of-place blocks, grants;
+					4: the pending bit in block words */
 #define KV_DEFAULT_PORT 20886u
 #define KV_MSG_HDR_LEN 16
 #define KV_MSG_MAX 4096 /* every control buffer has this size */

@@ -237,6 +237,8 @@ static void kv__recover_block(uint8_t *slab, const struct kv_geometry *g, struct
 	 * now. */
 	if (!kv_view_committed(&v) && kv_block_finish(slab, g, w, v.prev))
 		r->writes_finished++;
+	if (kv_word_pending(w)) /* its writer did not get to settle it */
+		*kv__word_at(slab, g, n->idx) = kv_word_settled(w);
 	if (kv_view_tomb(&v)) {
 		*kv__word_at(slab, g, n->idx) = 0; /* its space stays free */
 		r->tombs_cleared++;
@@ -450,7 +452,7 @@ uint64_t kv_recover_snapshot(uint8_t *slab, const struct kv_geometry *g, const u
 			continue;
 		head = (uint64_t *)(void *)(slab + kv_block_off(g, w));
 		if (*head == kv_head_retired(w)) {
-			*head = w;
+			*head = kv_word_settled(w);
 			unretired++;
 		}
 	}

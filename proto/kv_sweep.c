@@ -298,10 +298,10 @@ static uint64_t kv__head(const struct kv_sweep *s, uint64_t w)
 }
 
 /*
- * Block word @w at @idx names a block found uncommitted at @now (@t: its
- * entry among those looked at again, or NULL to find or make one). Finish
- * its write (retire its predecessor, then commit it) when nothing of its
- * writer can land any more: at once if its space is no longer held (the
+ * Block word @w at @idx names a block found uncommitted, or is pending, at
+ * @now (@t: its entry among those looked at again, or NULL to find or make
+ * one): a write under way. Finish it (retire its predecessor, commit it,
+ * settle the word) when nothing of its writer can land any more: at once if its space is no longer held (the
  * grant it lies in was sealed: its writer's call is over, or its writer is
  * gone and cut off), else once it has stayed uncommitted for a lease, after
  * fencing the writer (a live writer commits within a round trip). Until
@@ -332,8 +332,10 @@ static bool kv__uncommitted(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64
 			s->fenced++;
 		}
 	}
-	return kv_block_finish(s->slab, s->g, w,
-			       kv_ld64le(s->slab + kv_block_off(s->g, w) + 8));
+	kv_block_finish(s->slab, s->g, w, kv_ld64le(s->slab + kv_block_off(s->g, w) + 8));
+	if (kv_word_pending(w))
+		kv_slab_cas((uint8_t *)kv__wordp(s, idx), w, kv_word_settled(w));
+	return true;
 }
 
 /* Look again at the blocks seen uncommitted; forget those that moved on. */
@@ -343,7 +345,8 @@ static void kv__recheck_uncommitted(struct kv_sweep *s, uint64_t now)
 		struct kv_sweep_claim *t = &s->unc[i];
 		uint64_t w = __atomic_load_n(kv__wordp(s, t->idx), __ATOMIC_ACQUIRE);
 
-		if (w == t->word && kv__head(s, w) == kv_head_uncommitted(w) &&
+		if (w == t->word &&
+		    (kv__head(s, w) == kv_head_uncommitted(w) || kv_word_pending(w)) &&
 		    !kv__uncommitted(s, t->idx, w, now, t))
 			i++;
 		else
@@ -378,12 +381,16 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_
 
 		kv_block_peek(b, &klen, &vlen, &flags);
 		n = kv_block_granules(klen, vlen);
-		if ((head & ~KV_HEAD_STATE) == (w & ~KV_HEAD_STATE) && n <= e.len) {
+		if ((head & ~KV_HEAD_STATE) == (kv_word_settled(w) & ~KV_HEAD_STATE) &&
+		    n <= e.len) {
 			uint64_t prev = kv_ld64le(b + 8);
 
 			e.len = n;
-			if (head == kv_head_uncommitted(w) && kv__uncommitted(s, idx, w, now, NULL))
-				head = w;
+			if ((head == kv_head_uncommitted(w) || kv_word_pending(w)) &&
+			    kv__uncommitted(s, idx, w, now, NULL)) {
+				head = kv_word_settled(w);
+				w = head;
+			}
 			if (head == kv_head_uncommitted(w) && kv_word_kind(prev) == KV_WORD_BLOCK)
 				kv_alloc_mark(&s->alloc, &(struct kv_extent){
 					kv_word_gran(prev), kv_block_span(s->slab, g, prev)});

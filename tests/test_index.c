@@ -167,12 +167,12 @@ START_TEST(test_word_block_fields)
 		uint64_t gran;
 	} cases[] = {
 		{0, 0, 0, 0},
-		{0xfff, 0x7f, 0x3ff, (1ull << KV_GRAN_BITS) - 1},
+		{0xfff, 0x3f, 0x3ff, (1ull << KV_GRAN_BITS) - 1},
 		{0xfff, 0, 0, 0},
-		{0, 0x7f, 0, 0},
+		{0, 0x3f, 0, 0},
 		{0, 0, 0x3ff, 0},
 		{0, 0, 0, (1ull << KV_GRAN_BITS) - 1},
-		{0x123, 0x45, 0x2a7, 0x1deadbeefull},
+		{0x123, 0x25, 0x2a7, 0x1deadbeefull},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -185,14 +185,22 @@ START_TEST(test_word_block_fields)
 		ck_assert_uint_eq(kv_word_lcode(w), cases[i].lcode);
 		ck_assert_uint_eq(kv_word_gran(w), cases[i].gran);
 		ck_assert_uint_eq(w >> 62, 1);
+		ck_assert(!kv_word_pending(w)); /* a word is made settled */
+		ck_assert_uint_eq(kv_word_settled(w | KV_WORD_PENDING), w);
+		ck_assert_uint_eq(kv_word_tag(w | KV_WORD_PENDING), cases[i].tag);
+		ck_assert_uint_eq(kv_word_fp(w | KV_WORD_PENDING), cases[i].fp);
+		ck_assert_uint_eq(kv_head_uncommitted(w | KV_WORD_PENDING), w & ~KV_HEAD_STATE);
+		ck_assert_uint_eq(kv_head_retired(w | KV_WORD_PENDING), w | KV_HEAD_RETIRED);
 	}
-	/* Out-of-range arguments are cut to their fields, not spilled over. */
+	/* Out-of-range arguments are cut to their fields, not spilled over
+	 * (the tag, 6 bits, not into the pending bit). */
 	{
 		uint64_t w = kv_word_block(0xffff, 0xff, 0xfff, ~0ull);
 
 		ck_assert_int_eq(kv_word_kind(w), KV_WORD_BLOCK);
 		ck_assert_uint_eq(kv_word_fp(w), 0xfff);
-		ck_assert_uint_eq(kv_word_tag(w), 0x7f);
+		ck_assert_uint_eq(kv_word_tag(w), 0x3f);
+		ck_assert(!kv_word_pending(w));
 		ck_assert_uint_eq(kv_word_lcode(w), 0x3ff);
 		ck_assert_uint_eq(kv_word_gran(w), (1ull << KV_GRAN_BITS) - 1);
 	}

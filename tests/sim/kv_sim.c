@@ -88,7 +88,7 @@ struct sim {
 	ucontext_t sched;
 	struct sim_client *running;
 	uint64_t restart_at;    /* the step at which the server restarts (0: never) */
-	unsigned tag_mask;      /* the clients' tags (0: all 7 bits) */
+	unsigned tag_mask;      /* the clients' tags (0: all 6 bits) */
 	/* Power loss (opts.powerloss): the syncer's two copies of the index
 	 * (kv_syncer.h), the one a power loss comes back to, the one being
 	 * written, and the logical time each was copied at. */
@@ -985,8 +985,8 @@ static void sim_keys(struct sim *s)
 
 /*
  * In half the runs whose keys all differ in fingerprint, the clients draw
- * tags of one bit instead of seven: space reused for a key then gets the
- * same word again one time in two, not one in 128, so the schedules reach
+ * tags of one bit instead of six: space reused for a key then gets the
+ * same word again one time in two, not one in 64, so the schedules reach
  * the ABA cases (a late CAS of a stopped client meeting a new block with
  * its old word) that real tags make rare. Keys of one fingerprint are left
  * out: for them a repeated word is the residual risk docs/design.md states

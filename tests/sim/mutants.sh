@@ -125,6 +125,13 @@ mutant unknown-as-failed client/kv_ops.c 'not linearizable' \
 #   READ must have read a committed head before the retire and the rest
 #   after the new WRITE. Not killed in 400000 seeds (at 3ab812c, 99681).
 # - stale-full: unreachable here: at most 4 keys and 8 claims in 16 words.
+# - no-pending: a writer swings the word without the pending bit, so a warm
+#   PUT whose cached word came back the same (same space, length and tag)
+#   replaces a write under way. Needs a word cached across the key's delete,
+#   the space freed and regranted, a write of the key landing there with the
+#   same tag, and the warm PUT inside that write: not killed in 80000 seeds
+#   with every tag forced to 0 (a review's count). tests/test_aba.c plays it
+#   step by step and fails under it (checked by hand).
 # - no-keep-prev: the walk frees the block an uncommitted one replaced, where
 #   its stopped writer's retire may still land. The key's other writers wait
 #   for the commit and the writer is fenced after a lease, so only a block of
