@@ -45,7 +45,8 @@
 #include "kv_proto.h"
 
 #define KV_FILE_HDR 4096u
-#define KV_FILE_LAYOUT 5u /* 5: boot id, and two snapshot slots of the index */
+#define KV_FILE_LAYOUT 6u /* 5: boot id, and two snapshot slots of the index;
+			     6: the pending bit in block words (tags of 6 bits) */
 #define KV_FILE_BOOT_OFF 80u
 #define KV_FILE_CHECK_OFF 96u
 #define KV_SLOT_HDR 4096u

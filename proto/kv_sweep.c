@@ -409,9 +409,8 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_
 	return live;
 }
 
-/* Mark what the syncer's copies of word @idx name (the live word @w is
- * marked by the walk itself). */
-static void kv__walk_keep(struct kv_sweep *s, uint64_t idx, uint64_t w)
+/* Mark what the syncer's copies of word @idx name. */
+static void kv__walk_keep(struct kv_sweep *s, uint64_t idx)
 {
 	for (unsigned k = 0; k < 2; k++) {
 		uint64_t kw;
@@ -419,7 +418,9 @@ static void kv__walk_keep(struct kv_sweep *s, uint64_t idx, uint64_t w)
 		if (!s->keep[k])
 			continue;
 		kw = __atomic_load_n(&s->keep[k][idx], __ATOMIC_RELAXED);
-		if (kw != w && kv_word_kind(kw) == KV_WORD_BLOCK)
+		/* Even when it is the live word: the walk may clear that one
+		 * (a committed tombstone's) and not mark its block. */
+		if (kv_word_kind(kw) == KV_WORD_BLOCK)
 			kv_alloc_mark(&s->alloc, &(struct kv_extent){
 				kv_word_gran(kw), kv_block_span(s->slab, s->g, kw)});
 	}
@@ -450,13 +451,15 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 				kv__pass_end(s);
 			break;
 		}
+		if (s->copy_mu && pthread_mutex_trylock(s->copy_mu))
+			break; /* the syncer copies the index: walk after it */
 		if (s->cursor == 0)
 			kv_alloc_pass_begin(&s->alloc);
 		for (; budget && s->cursor < n; budget--, s->cursor++) {
 			uint64_t w = __atomic_load_n(kv__wordp(s, s->cursor), __ATOMIC_ACQUIRE);
 			bool held;
 
-			kv__walk_keep(s, s->cursor, w);
+			kv__walk_keep(s, s->cursor);
 			switch (kv_word_kind(w)) {
 			case KV_WORD_BLOCK:
 				s->cur.items += kv__walk_block(s, s->cursor, w, now_ns);
@@ -469,6 +472,8 @@ unsigned kv_sweep_step(struct kv_sweep *s, uint64_t budget, uint64_t now_ns)
 				break;
 			}
 		}
+		if (s->copy_mu)
+			pthread_mutex_unlock(s->copy_mu);
 		if (s->cursor == n)
 			s->sweeping = true;
 	}

@@ -32,6 +32,7 @@
 #ifndef KV_SWEEP_H
 #define KV_SWEEP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -117,6 +118,12 @@ struct kv_sweep {
 	 * could bring back is never granted again. Another thread writes them,
 	 * word by word (8-byte atomic stores). */
 	const uint64_t *keep[2];
+	/* Held by the syncer while it copies the index (or NULL): the walk
+	 * does not run meanwhile (trylock; a step that finds it held walks
+	 * nothing), so each copy is one instant to the walk. Nor does a key
+	 * move during a copy: only the walk clears a word (a committed
+	 * tombstone's), so no key is in two words of one copy. */
+	pthread_mutex_t *copy_mu;
 };
 
 /* Set up for a slab whose index is all empty and data all free; 0 or -ENOMEM. */

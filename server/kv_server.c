@@ -475,6 +475,26 @@ static bool kv__zero16(const uint8_t *b)
 	return true;
 }
 
+/* Read @len bytes at @off (pread returns at most 2 GiB at a time). 0,
+ * -errno, or -EIO at the end of the file (its header said it holds them). */
+static int kv__pread_all(int fd, void *buf, uint64_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
 /*
  * Find the newest valid snapshot slot of the store file: its number and
  * sequence in s->snap_newest / s->snap_seq (-1 and the highest sequence
@@ -497,18 +517,9 @@ static int kv__read_slots(struct kv_server *s, uint8_t **copy)
 	for (unsigned k = 0; k < 2; k++) {
 		uint64_t off = kv_file_slot_off(s->slab.len, &s->geo, k), seq, gen;
 
-		ssize_t n1 = pread(s->slab.fd, page, sizeof(page), (off_t)off);
-		ssize_t n2 = n1 == (ssize_t)sizeof(page)
-			? pread(s->slab.fd, buf[k], len, (off_t)(off + KV_SLOT_HDR)) : 0;
-
-		if (n1 < 0 || n2 < 0) {
-			ret = -errno;
+		if ((ret = kv__pread_all(s->slab.fd, page, sizeof(page), off)) ||
+		    (ret = kv__pread_all(s->slab.fd, buf[k], len, off + KV_SLOT_HDR)))
 			goto out;
-		}
-		if (n1 != (ssize_t)sizeof(page) || n2 != (ssize_t)len) {
-			ret = -EIO; /* the header said the file holds both slots */
-			goto out;
-		}
 		if (!kv_file_slot_decode(page, sizeof(page), buf[k], len, &seq, &gen))
 			continue;
 		if (s->snap_newest < 0 || seq > s->snap_seq) {
@@ -718,6 +729,7 @@ int kv_server_create(struct kv_server **out, const struct kv_server_opts *o)
 		}
 		s->sweep.keep[0] = s->syncer.snap[0];
 		s->sweep.keep[1] = s->syncer.snap[1];
+		s->sweep.copy_mu = &s->syncer.copy_mu;
 	} else if (o->file && (ret = kv_slots_invalidate(s->slab.fd, s->slab.len, &s->geo))) {
 		kv__srv_err("clearing the snapshots of %s: %s", o->file, strerror(-ret));
 		goto fail;

@@ -59,6 +59,7 @@ int kv_syncer_init(struct kv_syncer *sy, struct kv_slab *slab, uint32_t interval
 	for (size_t i = 0; i < sy->npages; i++)
 		sy->hash[i] = kv__page_hash(sy, i);
 	pthread_mutex_init(&sy->mu, NULL);
+	pthread_mutex_init(&sy->copy_mu, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -115,9 +116,13 @@ static unsigned kv__snap_copy(struct kv_syncer *sy)
 	const uint64_t *from = (const uint64_t *)(const void *)sy->index;
 	uint64_t *to = sy->snap[k];
 
+	/* The sweep's walk waits meanwhile (kv_sweep.copy_mu): it sees the
+	 * copy before or after, whole, and no key moves while it is taken. */
+	pthread_mutex_lock(&sy->copy_mu);
 	for (uint64_t i = 0; i < sy->index_bytes / 8; i++)
 		__atomic_store_n(&to[i], __atomic_load_n(&from[i], __ATOMIC_RELAXED),
 				 __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sy->copy_mu); /* a release: the pages hashed after see it */
 	return k;
 }
 
@@ -134,8 +139,15 @@ static int kv__snap_write(struct kv_syncer *sy, unsigned k)
 	kv_file_slot_encode(page, sy->seq + 1, sy->generation, (const uint8_t *)sy->snap[k],
 			    sy->index_bytes);
 	if ((ret = kv__pwrite_all(sy->fd, page, KV_SLOT_HDR, sy->slot_off[k])) ||
-	    (fdatasync(sy->fd) && (ret = -errno)))
+	    (fdatasync(sy->fd) && (ret = -errno))) {
+		/* The header may be on disk or not: slot k may be the newest
+		 * valid one, or the other still is. Keep both copies as they
+		 * are, and their blocks, for the rest of this run. */
+		pthread_mutex_lock(&sy->mu);
+		sy->stuck = true;
+		pthread_mutex_unlock(&sy->mu);
 		return ret;
+	}
 	pthread_mutex_lock(&sy->mu);
 	sy->seq++;
 	sy->newest = (int)k;
@@ -151,7 +163,11 @@ static void kv__snap_done(struct kv_syncer *sy, int ret)
 	else
 		sy->snapshots++;
 	pthread_mutex_unlock(&sy->mu);
-	if (ret)
+	if (ret && sy->stuck)
+		fprintf(stderr, "kvserver: writing a snapshot slot's header: %s; either slot "
+			"may now be the newest on disk, so both stay as they are and no more "
+			"snapshots are taken until kvserver starts again\n", strerror(-ret));
+	else if (ret)
 		fprintf(stderr, "kvserver: writing a snapshot of the index: %s; the last one "
 			"stays the one a power loss comes back to\n", strerror(-ret));
 }
@@ -161,8 +177,8 @@ int kv_syncer_snapshot_now(struct kv_syncer *sy)
 	unsigned k;
 	int ret;
 
-	if (!sy->snap[0])
-		return 0;
+	if (!sy->snap[0] || sy->stuck)
+		return sy->stuck ? -EIO : 0;
 	k = kv__snap_copy(sy);
 	ret = msync(sy->slab->map, sy->slab->map_len, MS_SYNC) ? -errno : kv__snap_write(sy, k);
 	kv__snap_done(sy, ret);
@@ -190,7 +206,7 @@ int kv_syncer_pass(struct kv_syncer *sy)
 		return 0;
 	/* The copy first: every block it names was written before its word
 	 * was copied, so before its page is hashed below. */
-	if (sy->snap[0])
+	if (sy->snap[0] && !sy->stuck)
 		snap = (int)kv__snap_copy(sy);
 	for (size_t i = 0; i < sy->npages; i++) {
 		uint64_t h = kv__page_hash(sy, i);
@@ -299,6 +315,7 @@ void kv_syncer_free(struct kv_syncer *sy)
 	kv_syncer_stop(sy);
 	free(sy->hash);
 	sy->hash = NULL;
+	pthread_mutex_destroy(&sy->copy_mu);
 	free(sy->snap[0]);
 	free(sy->snap[1]);
 	sy->snap[0] = sy->snap[1] = NULL;
@@ -318,6 +335,7 @@ void kv_syncer_stats(struct kv_syncer *sy, struct kv_syncer_stats *st)
 	st->snapshots = sy->snapshots;
 	st->snap_errors = sy->snap_errors;
 	st->seq = sy->seq;
+	st->snap_stuck = sy->stuck;
 	st->last_ms = (double)sy->last_ns / 1e6;
 	st->max_ms = (double)sy->max_ns / 1e6;
 	pthread_mutex_unlock(&sy->mu);

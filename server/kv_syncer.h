@@ -53,6 +53,11 @@ struct kv_syncer {
 	uint64_t *snap[2];     /* the copies, in the slots' order; the sweep
 				  reads them (8-byte atomic loads) */
 	int newest;            /* the slot of the newest valid snapshot, or -1 */
+	bool stuck;            /* a slot header's write failed: either slot may
+				  be the newest on disk, so neither copy may be
+				  overwritten (nor their blocks freed): no more
+				  snapshots until kvserver starts again */
+	pthread_mutex_t copy_mu; /* held while copying (kv_sweep.copy_mu) */
 	uint64_t seq, generation;
 	/* Read with kv_syncer_stats (under mu). */
 	uint64_t snapshots, snap_errors;
@@ -64,6 +69,7 @@ struct kv_syncer {
 struct kv_syncer_stats {
 	uint64_t passes, pages_dirtied, errors;
 	uint64_t snapshots, snap_errors, seq;
+	bool snap_stuck;
 	double last_ms, max_ms;
 };
 

@@ -290,6 +290,11 @@ static const struct {
 	/* mutant no-keep-snapshot: the sweep frees space only a snapshot of
 	 * the index names */
 	{"no-keep-snapshot", {.seed = 728, .powerloss = true}},
+	/* mutant no-copy-lock: the walk runs while the syncer copies */
+	{"no-copy-lock", {.seed = 79, .powerloss = true}},
+	/* mutant keep-live-skip: a copy's word equal to the live one is not
+	 * marked */
+	{"keep-live-skip", {.seed = 13, .powerloss = true}},
 	/* mutant snapshot-no-unretire: opened from a snapshot, blocks a lost
 	 * write retired stay retired */
 	{"snapshot-no-unretire", {.seed = 1, .powerloss = true}},

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <ucontext.h>
 
 #include "kv_client_int.h"
@@ -93,8 +94,11 @@ struct sim {
 	 * (kv_syncer.h), the one a power loss comes back to, the one being
 	 * written, and the logical time each was copied at. */
 	uint64_t *keep[2];
+	uint64_t *wclock[2];    /* the logical time each word was copied at */
 	int newest, pending;
-	uint64_t snap_clock[2];
+	int copying;            /* the copy under way (its words so far), or -1 */
+	uint64_t copy_cur;
+	pthread_mutex_t copy_mu; /* held while copying (kv_sweep.copy_mu) */
 	uint64_t powerloss_at;  /* the step (0: none) */
 	unsigned epoch;
 	bool failed;
@@ -695,27 +699,40 @@ static void sim_restart(struct sim *s)
 }
 
 /*
- * The syncer (kv_syncer.h), one step of it: copy the index into the older
- * copy (the whole copy in one step: each key is one word, so what matters,
- * each word as it was at one instant, holds), or, the data synced since,
- * write that copy to its slot: from then on a power loss comes back to it.
+ * The syncer (kv_syncer.h), one step of it: copy some words of the index
+ * into the older copy, holding copy_mu as kvserver's does (the sweep's walk
+ * waits meanwhile, and so no key moves), each word at this step's instant;
+ * or, the copy done and the data synced since, write it to its slot: from
+ * then on a power loss comes back to it.
  */
 static void sim_snapshot(struct sim *s)
 {
 	const struct kv_geometry *g = &s->hello.geo;
+	uint64_t n = kv_nwords(g), t;
 
-	if (s->pending < 0) {
-		int k = s->newest == 0 ? 1 : 0;
-
-		memcpy(s->keep[k], s->slab + g->index_off, (size_t)kv_nwords(g) * 8);
-		s->snap_clock[k] = ++s->clock;
-		s->pending = k;
-		sim_trace(s, "syncer copies the index (t %llu)", (unsigned long long)s->clock);
-	} else {
+	if (s->copying < 0 && s->pending >= 0) {
 		s->newest = s->pending;
 		s->pending = -1;
 		s->res->snapshots++;
 		sim_trace(s, "syncer: that copy is in its slot");
+		return;
+	}
+	if (s->copying < 0) {
+		pthread_mutex_lock(&s->copy_mu);
+		s->copying = s->newest == 0 ? 1 : 0;
+		s->copy_cur = 0;
+	}
+	t = ++s->clock;
+	for (uint64_t m = 1 + sim_rand(s, 8); m && s->copy_cur < n; m--, s->copy_cur++) {
+		memcpy(&s->keep[s->copying][s->copy_cur], s->slab + kv_word_off(g, s->copy_cur), 8);
+		s->wclock[s->copying][s->copy_cur] = t;
+	}
+	sim_trace(s, "syncer copies index words to %llu (t %llu)", (unsigned long long)s->copy_cur,
+		  (unsigned long long)t);
+	if (s->copy_cur == n) {
+		s->pending = s->copying;
+		s->copying = -1;
+		pthread_mutex_unlock(&s->copy_mu);
 	}
 }
 
@@ -756,8 +773,8 @@ static int64_t sim_block_value(struct sim *s, uint64_t w, int *key)
 static void sim_powerloss(struct sim *s)
 {
 	const struct kv_geometry *g = &s->hello.geo;
-	const uint64_t *snap = s->keep[s->newest];
-	uint64_t n = kv_nwords(g), ng = kv_data_granules(g), at = s->snap_clock[s->newest];
+	const uint64_t *snap = s->keep[s->newest], *wclock = s->wclock[s->newest];
+	uint64_t n = kv_nwords(g), ng = kv_data_granules(g), at[SIM_MAX_KEYS];
 	uint8_t *kept = calloc(ng ? ng : 1, 1);
 	int64_t val[SIM_MAX_KEYS];
 	unsigned old = s->epoch;
@@ -766,7 +783,34 @@ static void sim_powerloss(struct sim *s)
 		sim_fail(s, "power loss: out of memory");
 		return;
 	}
-	sim_trace(s, "power loss: back to the copy of t %llu", (unsigned long long)at);
+	if (s->copying >= 0) { /* a copy under way is lost with the power */
+		s->copying = -1;
+		pthread_mutex_unlock(&s->copy_mu);
+	}
+	/* Each key's instant in the copy: when its word was copied; for a key
+	 * with no word in it, when the first of its 16 words was (it had no
+	 * word then: none is cleared while a copy is taken). */
+	for (unsigned k = 0; k < s->nkeys; k++) {
+		struct kv_keyhash kh;
+
+		kv_key_hash(g, s->keys[k].s, s->keys[k].len, &kh);
+		at[k] = UINT64_MAX;
+		for (unsigned j = 0; j < KV_BUCKET_WORDS; j++) {
+			uint64_t i1 = (uint64_t)kh.b1 * KV_BUCKET_WORDS + j;
+			uint64_t i2 = (uint64_t)kh.b2 * KV_BUCKET_WORDS + j;
+
+			at[k] = wclock[i1] < at[k] ? wclock[i1] : at[k];
+			at[k] = wclock[i2] < at[k] ? wclock[i2] : at[k];
+		}
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		int key;
+
+		if (kv_word_kind(snap[i]) == KV_WORD_BLOCK && sim_block_value(s, snap[i], &key) >= -1 &&
+		    key >= 0)
+			at[key] = wclock[i];
+	}
+	sim_trace(s, "power loss: back to the copy in slot %d", s->newest);
 	sim_cut_all(s);
 	for (uint64_t i = 0; i < n && !s->failed; i++) {
 		struct kv_extent e;
@@ -799,10 +843,14 @@ static void sim_powerloss(struct sim *s)
 	/* The new server's first copy, before anyone writes. */
 	memcpy(s->keep[0], s->slab + g->index_off, (size_t)n * 8);
 	memset(s->keep[1], 0, (size_t)n * 8);
+	s->clock++;
+	for (uint64_t i = 0; i < n; i++)
+		s->wclock[0][i] = s->clock;
 	s->newest = 0;
 	s->pending = -1;
 	s->sweep.keep[0] = s->keep[0];
 	s->sweep.keep[1] = s->keep[1];
+	s->sweep.copy_mu = &s->copy_mu;
 	for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
 		val[k] = -1;
 	for (uint64_t i = 0; i < n; i++) {
@@ -821,7 +869,7 @@ static void sim_powerloss(struct sim *s)
 		const struct sim_hist *h = &s->hist[i];
 
 		if (h->epoch == old && h->key >= 0 && h->op.kind != KV_LIN_GET &&
-		    h->op.resp != UINT64_MAX && h->op.resp > at)
+		    h->op.resp != UINT64_MAX && h->op.resp > at[h->key])
 			s->res->lost_writes++;
 	}
 	/* The loss may undo whatever came after the copy: the state must be
@@ -836,9 +884,9 @@ static void sim_powerloss(struct sim *s)
 		for (unsigned i = 0; i < n0 && s->nhist < 250; i++) {
 			struct sim_hist h = s->hist[i];
 
-			if (h.epoch != old || h.key < 0 || h.op.inv > at)
+			if (h.epoch != old || h.key < 0 || h.op.inv > at[h.key])
 				continue;
-			if (h.op.resp != UINT64_MAX && h.op.resp > at) {
+			if (h.op.resp != UINT64_MAX && h.op.resp > at[h.key]) {
 				if (h.op.kind == KV_LIN_GET)
 					continue; /* read after the copy: not in the prefix */
 				h.op.resp = UINT64_MAX;
@@ -850,8 +898,8 @@ static void sim_powerloss(struct sim *s)
 			struct sim_hist *h = &s->hist[s->nhist++];
 
 			*h = (struct sim_hist){.epoch = prefix, .key = (int)k,
-					       .op = {.kind = KV_LIN_GET, .ret = val[k], .inv = at,
-						      .resp = at, .client = -1}};
+					       .op = {.kind = KV_LIN_GET, .ret = val[k], .inv = at[k],
+						      .resp = at[k], .client = -1}};
 		}
 		if (!s->failed)
 			sim_check_history(s, prefix);
@@ -1032,6 +1080,28 @@ static void sim_check_index(struct sim *s, bool final)
 
 	for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
 		where[k] = -1;
+	/* No granule the slotted copy (or the one about to be) names is free:
+	 * a power loss can bring it back at any step. */
+	for (int c = 0; c < 2 && s->o.powerloss && s->sweep.keep[0]; c++) {
+		int k = c == 0 ? s->newest : s->pending;
+
+		for (uint64_t i = 0; k >= 0 && i < kv_nwords(g) && !s->failed; i++) {
+			uint64_t kw = s->keep[k][i];
+			struct kv_extent e;
+
+			if (kv_word_kind(kw) != KV_WORD_BLOCK)
+				continue;
+			e = sim_named(s, kw);
+			for (uint64_t gr = e.off; gr < e.off + e.len; gr++)
+				if (kv_alloc_is_free(&s->sweep.alloc, &(struct kv_extent){gr, 1})) {
+					sim_fail(s, "the %s copy's word %llu (%llx) names granule %llu, "
+						 "which is free", c == 0 ? "slotted" : "finished",
+						 (unsigned long long)i, (unsigned long long)kw,
+						 (unsigned long long)gr);
+					return;
+				}
+		}
+	}
 	for (uint64_t i = 0; i < kv_nwords(g) && !s->failed; i++) {
 		uint64_t w;
 		uint8_t blk[SIM_MAX_VALUE + 64];
@@ -1210,6 +1280,7 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 	}
 	s->o = *opts;
 	s->res = res;
+	pthread_mutex_init(&s->copy_mu, NULL);
 	s->rng = kv_rand_seed(opts->seed);
 	g_sim = s;
 	s->ncl = opts->clients ? opts->clients : 2 + (unsigned)sim_rand(s, 7);
@@ -1252,14 +1323,18 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 
 		s->keep[0] = calloc(1, len);
 		s->keep[1] = calloc(1, len);
-		if (!s->keep[0] || !s->keep[1]) {
+		s->wclock[0] = calloc(1, len);
+		s->wclock[1] = calloc(1, len);
+		if (!s->keep[0] || !s->keep[1] || !s->wclock[0] || !s->wclock[1]) {
 			sim_fail(s, "out of memory");
 			goto out;
 		}
 		s->newest = 0;
 		s->pending = -1;
+		s->copying = -1;
 		s->sweep.keep[0] = s->keep[0];
 		s->sweep.keep[1] = s->keep[1];
+		s->sweep.copy_mu = &s->copy_mu;
 		s->restart_at = 0;
 		s->powerloss_at = 20 + sim_rand(s, 600);
 	}
@@ -1274,7 +1349,12 @@ void kv_sim_run(const struct kv_sim_opts *opts, struct kv_sim_result *res)
 	sim_schedule(s);
 	/* As at a clean stop: no copy is kept any more (what they named and the
 	 * index does not is garbage now). */
+	if (s->copying >= 0 && s->o.powerloss) {
+		s->copying = -1;
+		pthread_mutex_unlock(&s->copy_mu);
+	}
 	s->sweep.keep[0] = s->sweep.keep[1] = NULL;
+	s->sweep.copy_mu = NULL;
 	/* Every client is done or gone: let the server hear of every death and
 	 * sweep until no lock can be left (two passes after the last one). */
 	for (unsigned i = 0; i < s->ncl; i++) /* a vanished one never tells */
@@ -1339,6 +1419,9 @@ out:
 	kv_sweep_free(&s->sweep);
 	free(s->keep[0]);
 	free(s->keep[1]);
+	free(s->wclock[0]);
+	free(s->wclock[1]);
+	pthread_mutex_destroy(&s->copy_mu);
 	free(s->slab);
 	free(s);
 	g_sim = NULL;

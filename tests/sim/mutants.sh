@@ -56,7 +56,7 @@ mutant commit-first client/kv_ops.c 'not linearizable' \
 # A writer replaces an uncommitted block without waiting for it to be
 # committed: the block before it is never retired.
 mutant no-wait client/kv_ops.c 'not linearizable|retired block' \
-	's/(\nstatic int kv__put_once\($fn\n\tif \()(!kv_view_committed\(&f->v\)\) \{)/${1}0 \/* mutant *\/ \&\& $2/s'
+	's/(\nstatic int kv__put_once\($fn\n\tif \()!kv_view_committed\(&f->v\) \|\| kv_word_pending\(f->word\)\) \{/${1}0 \/* mutant *\/) {/s'
 # The sweep finishes a live writer's uncommitted block at once, without a
 # lease and without fencing it: the writer's own retire is still to land.
 mutant finish-live proto/kv_sweep.c 'retired block|not linearizable' \
@@ -96,6 +96,15 @@ mutant other-key client/kv_ops.c 'not linearizable|in two words' \
 # slot can bring back after a power loss is granted again and overwritten.
 mutant no-keep-snapshot proto/kv_sweep.c 'not whole|does not validate|not linearizable' \
 	's/\n\t\t\tkv__walk_keep\(s, s->cursor, w\);//'
+# The sweep's walk runs while the syncer copies the index: it can clear a
+# tombstone's word the copy already took and the key be copied again in
+# another word, or free a block whose word the copy is about to take.
+mutant no-copy-lock proto/kv_sweep.c 'not linearizable|two words|is free|not whole' \
+	's/\t\tif \(s->copy_mu && pthread_mutex_trylock\(s->copy_mu\)\)\n\t\t\tbreak;[^\n]*\n/\t\t\/* mutant: no copy lock *\/\n/; s/\t\tif \(s->copy_mu\)\n\t\t\tpthread_mutex_unlock\(s->copy_mu\);\n//'
+# The walk marks a copy's word only when it differs from the live one: a
+# committed tombstone the walk clears goes free while a copy names it.
+mutant keep-live-skip proto/kv_sweep.c 'is free|not whole|not linearizable' \
+	's/(\n\t\tkw = __atomic_load_n\(&s->keep\[k\]\[idx\], __ATOMIC_RELAXED\);\n)/$1\t\tif (kw == __atomic_load_n(kv__wordp(s, idx), __ATOMIC_RELAXED))\n\t\t\tcontinue; \/* mutant *\/\n/'
 # Opening from a snapshot leaves retired the blocks it names that a write
 # lost with the power had retired.
 mutant snapshot-no-unretire proto/kv_recover.c 'retired block|not linearizable' \
