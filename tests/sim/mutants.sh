@@ -8,21 +8,21 @@
 # in test_sim_regressions fails under it too. So the simulation can find each
 # of these defects, and the regression table pins a schedule that shows it.
 # A mutant that is not KILLED is a defect the simulation would not notice
-# within that many schedules; the default KV_MUT_SEEDS=50000 reaches every
-# seed in the regression table (a few minutes on 2 cores).
+# within that many schedules; the default KV_MUT_SEEDS=120000 reaches every
+# seed in the regression table (about ten minutes on 2 cores).
 #
 # Usage: tests/sim/mutants.sh [REPO] [MUTANT...]
 #   REPO    a git work tree (default: the one holding this script); its files
 #           (tracked, and new ones not ignored) are copied as they are
 #   MUTANT  names from the table below (default: all)
-# Env: KV_MUT_SEEDS (default 50000) schedules per mutant; KV_MUT_TIMEOUT
-# (default 300) seconds per run of test_sim. Exit status 0: all KILLED.
+# Env: KV_MUT_SEEDS (default 120000) schedules per mutant; KV_MUT_TIMEOUT
+# (default 600) seconds per run of test_sim. Exit status 0: all KILLED.
 set -euo pipefail
 
 repo=$(dirname "${BASH_SOURCE[0]}")
 if [[ $# -gt 0 && -d $1 ]]; then repo=$1; shift; fi
 repo=$(git -C "$repo" rev-parse --show-toplevel)
-seeds=${KV_MUT_SEEDS:-50000} limit=${KV_MUT_TIMEOUT:-300}
+seeds=${KV_MUT_SEEDS:-120000} limit=${KV_MUT_TIMEOUT:-600}
 
 # ---- the mutants: name, file, symptom, perl substitution over the whole file
 # The symptom (grep -E) is how test_sim must fail for a kill to count: a
@@ -94,8 +94,8 @@ mutant other-key client/kv_ops.c 'not linearizable|in two words' \
 
 # The walk does not mark what the syncer's copies of the index name: space a
 # slot can bring back after a power loss is granted again and overwritten.
-mutant no-keep-snapshot proto/kv_sweep.c 'not whole|does not validate|not linearizable' \
-	's/\n\t\t\tkv__walk_keep\(s, s->cursor, w\);//'
+mutant no-keep-snapshot proto/kv_sweep.c 'is free|not whole|does not validate|not linearizable' \
+	's/\n\t\t\tkv__walk_keep\(s, s->cursor\);//'
 # The sweep's walk runs while the syncer copies the index: it can clear a
 # tombstone's word the copy already took and the key be copied again in
 # another word, or free a block whose word the copy is about to take.
@@ -108,7 +108,7 @@ mutant keep-live-skip proto/kv_sweep.c 'is free|not whole|not linearizable' \
 # Opening from a snapshot leaves retired the blocks it names that a write
 # lost with the power had retired.
 mutant snapshot-no-unretire proto/kv_recover.c 'retired block|not linearizable' \
-	's/(\n\t\tif \(\*head == kv_head_retired\(w\)\) \{\n)\t\t\t\*head = w;\n/$1\t\t\t\/* mutant *\/\n/'
+	's/(\n\t\tif \(\*head == kv_head_retired\(w\)\) \{\n)\t\t\t\*head = kv_word_settled\(w\);\n/$1\t\t\t\/* mutant *\/\n/'
 
 # Opening a store after the server died leaves the blocks the index names
 # free (the allocator not rebuilt from the index).
