@@ -475,26 +475,6 @@ static bool kv__zero16(const uint8_t *b)
 	return true;
 }
 
-/* Read @len bytes at @off (pread returns at most 2 GiB at a time). 0,
- * -errno, or -EIO at the end of the file (its header said it holds them). */
-static int kv__pread_all(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * Find the newest valid snapshot slot of the store file: its number and
  * sequence in s->snap_newest / s->snap_seq (-1 and the highest sequence
@@ -517,8 +497,8 @@ static int kv__read_slots(struct kv_server *s, uint8_t **copy)
 	for (unsigned k = 0; k < 2; k++) {
 		uint64_t off = kv_file_slot_off(s->slab.len, &s->geo, k), seq, gen;
 
-		if ((ret = kv__pread_all(s->slab.fd, page, sizeof(page), off)) ||
-		    (ret = kv__pread_all(s->slab.fd, buf[k], len, off + KV_SLOT_HDR)))
+		if ((ret = kv_fd_io(s->slab.fd, false, page, sizeof(page), off)) ||
+		    (ret = kv_fd_io(s->slab.fd, false, buf[k], len, off + KV_SLOT_HDR)))
 			goto out;
 		if (!kv_file_slot_decode(page, sizeof(page), buf[k], len, &seq, &gen))
 			continue;

@@ -113,6 +113,25 @@ refuse:
 	return -EUCLEAN;
 }
 
+int kv_fd_io(int fd, bool write, void *buf, uint64_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		size_t n1 = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t n = write ? pwrite(fd, p, n1, (off_t)off) : pread(fd, p, n1, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
 int kv_slab_reserve(struct kv_slab *s, uint64_t len)
 {
 	return -posix_fallocate(s->fd, 0, (off_t)len);

@@ -35,6 +35,11 @@ struct kv_file_header;
 int kv_slab_open_file(struct kv_slab *s, const char *path, size_t len,
 		      struct kv_file_header *h, bool *created, char *err, size_t errlen);
 
+/* Read (@write false) or write @len bytes of @buf at @off of file @fd,
+ * whole (pread and pwrite move at most 2 GiB at a time). 0, -errno, or -EIO
+ * at the end of the file. */
+int kv_fd_io(int fd, bool write, void *buf, uint64_t len, uint64_t off);
+
 /* Reserve the store file's first @len bytes on disk (posix_fallocate). 0 or
  * -errno. */
 int kv_slab_reserve(struct kv_slab *s, uint64_t len);

@@ -89,24 +89,6 @@ int kv_syncer_snap_init(struct kv_syncer *sy, int fd, const struct kv_geometry *
 	return 0;
 }
 
-static int kv__pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Copy the live index into the older slot's buffer, word by word: each word
  * as it was at one instant (the words are 8-byte aligned; the device and the
  * sweep change them with 8-byte atomics). */
@@ -132,13 +114,13 @@ static int kv__snap_write(struct kv_syncer *sy, unsigned k)
 	uint8_t page[KV_SLOT_HDR];
 	int ret;
 
-	if ((ret = kv__pwrite_all(sy->fd, sy->snap[k], sy->index_bytes,
+	if ((ret = kv_fd_io(sy->fd, true, sy->snap[k], sy->index_bytes,
 				  sy->slot_off[k] + KV_SLOT_HDR)) ||
 	    (fdatasync(sy->fd) && (ret = -errno)))
 		return ret;
 	kv_file_slot_encode(page, sy->seq + 1, sy->generation, (const uint8_t *)sy->snap[k],
 			    sy->index_bytes);
-	if ((ret = kv__pwrite_all(sy->fd, page, KV_SLOT_HDR, sy->slot_off[k])) ||
+	if ((ret = kv_fd_io(sy->fd, true, page, KV_SLOT_HDR, sy->slot_off[k])) ||
 	    (fdatasync(sy->fd) && (ret = -errno))) {
 		/* The header may be on disk or not: slot k may be the newest
 		 * valid one, or the other still is. Keep both copies as they
@@ -192,7 +174,7 @@ int kv_slots_invalidate(int fd, uint64_t slab_len, const struct kv_geometry *g)
 
 	memset(page, 0, sizeof(page));
 	for (unsigned k = 0; k < 2; k++)
-		if ((ret = kv__pwrite_all(fd, page, sizeof(page), kv_file_slot_off(slab_len, g, k))))
+		if ((ret = kv_fd_io(fd, true, page, sizeof(page), kv_file_slot_off(slab_len, g, k))))
 			return ret;
 	return fdatasync(fd) ? -errno : 0;
 }
