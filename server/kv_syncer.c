@@ -210,6 +210,11 @@ int kv_syncer_pass(struct kv_syncer *sy)
 		fprintf(stderr, "kvserver: syncing the store file: %s; every page will be "
 			"written again\n", strerror(-ret));
 	}
+	/* An index that did not change since the newest slot needs no new one
+	 * (an idle store writes nothing). */
+	if (snap >= 0 && sy->newest >= 0 &&
+	    !memcmp(sy->snap[snap], sy->snap[sy->newest], sy->index_bytes))
+		snap = -1;
 	if (snap >= 0) {
 		int sret = ret ? ret : kv__snap_write(sy, (unsigned)snap);
 
