@@ -301,11 +301,12 @@ static uint64_t kv__head(const struct kv_sweep *s, uint64_t w)
  * Block word @w at @idx names a block found uncommitted, or is pending, at
  * @now (@t: its entry among those looked at again, or NULL to find or make
  * one): a write under way. Finish it (retire its predecessor, commit it,
- * settle the word) when nothing of its writer can land any more: at once if its space is no longer held (the
- * grant it lies in was sealed: its writer's call is over, or its writer is
- * gone and cut off), else once it has stayed uncommitted for a lease, after
- * fencing the writer (a live writer commits within a round trip). Until
- * then it is looked at again every step. True when it is finished now.
+ * settle the word) when nothing of its writer can land any more: at once if
+ * its space is no longer held (the grant it lies in was sealed: its writer's
+ * call is over, or its writer is gone and cut off), else once it has stayed
+ * under way for a lease, after fencing the writer (a live writer finishes
+ * within a round trip). Until then it is looked at again every step. True
+ * when it is finished now.
  */
 static bool kv__uncommitted(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_t now,
 			    struct kv_sweep_claim *t)
@@ -338,6 +339,13 @@ static bool kv__uncommitted(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64
 	return true;
 }
 
+/* Is the write of block word @w, whose block's head is @head, under way:
+ * its block uncommitted, or its word not yet settled? */
+static bool kv__under_way(uint64_t head, uint64_t w)
+{
+	return head == kv_head_uncommitted(w) || kv_word_pending(w);
+}
+
 /* Look again at the blocks seen uncommitted; forget those that moved on. */
 static void kv__recheck_uncommitted(struct kv_sweep *s, uint64_t now)
 {
@@ -345,8 +353,7 @@ static void kv__recheck_uncommitted(struct kv_sweep *s, uint64_t now)
 		struct kv_sweep_claim *t = &s->unc[i];
 		uint64_t w = __atomic_load_n(kv__wordp(s, t->idx), __ATOMIC_ACQUIRE);
 
-		if (w == t->word &&
-		    (kv__head(s, w) == kv_head_uncommitted(w) || kv_word_pending(w)) &&
+		if (w == t->word && kv__under_way(kv__head(s, w), w) &&
 		    !kv__uncommitted(s, t->idx, w, now, t))
 			i++;
 		else
@@ -386,8 +393,7 @@ static bool kv__walk_block(struct kv_sweep *s, uint64_t idx, uint64_t w, uint64_
 			uint64_t prev = kv_ld64le(b + 8);
 
 			e.len = n;
-			if ((head == kv_head_uncommitted(w) || kv_word_pending(w)) &&
-			    kv__uncommitted(s, idx, w, now, NULL)) {
+			if (kv__under_way(head, w) && kv__uncommitted(s, idx, w, now, NULL)) {
 				head = kv_word_settled(w);
 				w = head;
 			}

@@ -92,19 +92,25 @@ int kv_syncer_snap_init(struct kv_syncer *sy, int fd, const struct kv_geometry *
 /* Copy the live index into the older slot's buffer, word by word: each word
  * as it was at one instant (the words are 8-byte aligned; the device and the
  * sweep change them with 8-byte atomics). */
-static unsigned kv__snap_copy(struct kv_syncer *sy)
+static unsigned kv__snap_copy(struct kv_syncer *sy, bool *changed)
 {
 	unsigned k = sy->newest == 0 ? 1 : 0;
 	const uint64_t *from = (const uint64_t *)(const void *)sy->index;
-	uint64_t *to = sy->snap[k];
+	const uint64_t *newest = sy->newest >= 0 ? sy->snap[sy->newest] : NULL;
+	uint64_t *to = sy->snap[k], diff = newest ? 0 : 1;
 
 	/* The sweep's walk waits meanwhile (kv_sweep.copy_mu): it sees the
 	 * copy before or after, whole, and no key moves while it is taken. */
 	pthread_mutex_lock(&sy->copy_mu);
-	for (uint64_t i = 0; i < sy->index_bytes / 8; i++)
-		__atomic_store_n(&to[i], __atomic_load_n(&from[i], __ATOMIC_RELAXED),
-				 __ATOMIC_RELAXED);
+	for (uint64_t i = 0; i < sy->index_bytes / 8; i++) {
+		uint64_t v = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+
+		__atomic_store_n(&to[i], v, __ATOMIC_RELAXED);
+		if (newest)
+			diff |= v ^ newest[i];
+	}
 	pthread_mutex_unlock(&sy->copy_mu); /* a release: the pages hashed after see it */
+	*changed = diff != 0;
 	return k;
 }
 
@@ -161,7 +167,7 @@ int kv_syncer_snapshot_now(struct kv_syncer *sy)
 
 	if (!sy->snap[0] || sy->stuck)
 		return sy->stuck ? -EIO : 0;
-	k = kv__snap_copy(sy);
+	k = kv__snap_copy(sy, &(bool){false});
 	ret = msync(sy->slab->map, sy->slab->map_len, MS_SYNC) ? -errno : kv__snap_write(sy, k);
 	kv__snap_done(sy, ret);
 	return ret;
@@ -183,13 +189,14 @@ int kv_syncer_pass(struct kv_syncer *sy)
 {
 	uint64_t t0 = kv_now_ns(), dirtied = 0, dt;
 	int snap = -1, ret = 0;
+	bool changed = true;
 
 	if (!sy->slab || !sy->slab->map)
 		return 0;
 	/* The copy first: every block it names was written before its word
 	 * was copied, so before its page is hashed below. */
 	if (sy->snap[0] && !sy->stuck)
-		snap = (int)kv__snap_copy(sy);
+		snap = (int)kv__snap_copy(sy, &changed);
 	for (size_t i = 0; i < sy->npages; i++) {
 		uint64_t h = kv__page_hash(sy, i);
 
@@ -212,8 +219,7 @@ int kv_syncer_pass(struct kv_syncer *sy)
 	}
 	/* An index that did not change since the newest slot needs no new one
 	 * (an idle store writes nothing). */
-	if (snap >= 0 && sy->newest >= 0 &&
-	    !memcmp(sy->snap[snap], sy->snap[sy->newest], sy->index_bytes))
+	if (snap >= 0 && !changed)
 		snap = -1;
 	if (snap >= 0) {
 		int sret = ret ? ret : kv__snap_write(sy, (unsigned)snap);
